@@ -1,0 +1,185 @@
+/**
+ * The Node.js adapter: `net`/`tls` sockets as wskit transports, a server
+ * over `net.createServer`/`tls.createServer`, and attaching to an existing
+ * `node:http`/`node:https` server's `upgrade` event.
+ *
+ * @example
+ * ```ts
+ * import { attach } from "./node.ts";
+ * import { createServer } from "node:http";
+ *
+ * const http = createServer((_req, res) => res.end("plain HTTP here"));
+ * attach(http, {
+ *   onConnection(socket) {
+ *     socket.onmessage = (e) => socket.send(e.data);
+ *   },
+ * });
+ * http.listen(8080);
+ * ```
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
+import type { Duplex } from "node:stream";
+import type { HttpRequestHead } from "../core/http.ts";
+import { HeaderMap } from "../core/http.ts";
+import {
+  type ConnectOptions,
+  type Listener,
+  type ListenOptions,
+  NO_HANDLERS,
+  type Runtime,
+  type Transport,
+  type TransportHandlers,
+} from "./transport.ts";
+import { type ServeOptions, WebSocketServer } from "./server.ts";
+
+/** Bytes queued in the socket before `write` reports backpressure. */
+const HIGH_WATER_MARK = 64 * 1024;
+
+/** A Node `net.Socket` (or `tls.TLSSocket`) as a wskit transport. */
+export class NodeTransport implements Transport {
+  handlers: TransportHandlers = NO_HANDLERS;
+  readonly #socket: net.Socket;
+  #closed = false;
+
+  /** Wraps `socket`; reading starts on the next turn or when handlers are set. */
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Uint8Array) => this.handlers.data(chunk));
+    socket.on("drain", () => this.handlers.drain());
+    socket.on("error", () => {}); // reported through "close"
+    socket.on("close", () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      const error = (socket as { errored?: Error | null }).errored;
+      this.handlers.close(error ?? undefined);
+    });
+    socket.on("end", () => socket.end());
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#socket.destroyed) return false;
+    this.#socket.write(chunk);
+    return this.#socket.writableLength < HIGH_WATER_MARK;
+  }
+
+  get buffered(): number {
+    return this.#socket.writableLength;
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  end(): void {
+    this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+}
+
+function connect(options: ConnectOptions): Transport {
+  const { hostname, port } = options;
+  const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  if (options.tls === undefined) {
+    return new NodeTransport(net.connect({ host, port }));
+  }
+  const servername = options.tls.servername ??
+    (net.isIP(host) ? undefined : host);
+  const socket = tls.connect({
+    host,
+    port,
+    servername,
+    ca: options.tls.ca,
+    rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
+    ALPNProtocols: ["http/1.1"],
+  });
+  return new NodeTransport(socket);
+}
+
+function listen(
+  options: ListenOptions,
+  accept: (transport: Transport) => void,
+): Promise<Listener> {
+  const onSocket = (socket: net.Socket) => accept(new NodeTransport(socket));
+  const server = options.tls === undefined
+    ? net.createServer(onSocket)
+    : tls.createServer(
+      { cert: options.tls.cert, key: options.tls.key },
+      onSocket,
+    );
+  const hostname = options.hostname ?? "127.0.0.1";
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, hostname, () => {
+      server.off("error", reject);
+      const address = server.address() as net.AddressInfo;
+      resolve({
+        port: address.port,
+        hostname,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
+/** The Node.js runtime adapter. */
+export const nodeRuntime: Runtime = { name: "node", connect, listen };
+
+/** Converts Node's parsed request into the core's request head. */
+function toRequestHead(req: IncomingMessage): HttpRequestHead {
+  const raw = req.rawHeaders;
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]]);
+  const headers = new HeaderMap(pairs);
+  return {
+    method: req.method ?? "GET",
+    target: req.url ?? "/",
+    version: req.httpVersion,
+    headers,
+  };
+}
+
+/**
+ * Serves WebSockets on an existing `node:http` or `node:https` server, so
+ * they share its port with an HTTP application. Upgrade requests whose path
+ * does not match `options.path` (when given) are left to other listeners.
+ * Returns the server object (its `close()` closes the sockets, not `http`).
+ */
+export function attach(
+  http: HttpServer,
+  options: ServeOptions,
+): WebSocketServer {
+  const server = new WebSocketServer(nodeRuntime, options);
+  http.on(
+    "upgrade",
+    (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (options.path !== undefined && path !== options.path) return;
+      server.handleParsed(
+        new NodeTransport(socket as net.Socket),
+        toRequestHead(req),
+        head,
+      );
+    },
+  );
+  return server;
+}

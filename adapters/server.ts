@@ -1,0 +1,325 @@
+/**
+ * The WebSocket server, the same on every runtime: listens through a
+ * runtime adapter (or is fed upgrade requests by an HTTP server), runs the
+ * handshake hooks — path, `Origin` allowlist, authentication, subprotocol
+ * choice, connection limit — and hands each accepted connection to the
+ * application as a {@linkcode WebSocket}.
+ *
+ * @module
+ */
+
+import {
+  Connection,
+  type ConnectionEvent,
+  type ConnectionOptions,
+  ReadyState,
+} from "../core/connection.ts";
+import type { HeaderInit, UpgradeRequest } from "../core/handshake.ts";
+import type { HttpLimits, HttpRequestHead } from "../core/http.ts";
+import { buildRejectResponse } from "../core/handshake.ts";
+import type {
+  Listener,
+  Runtime,
+  ServerTlsOptions,
+  Transport,
+} from "./transport.ts";
+import { createSocket, type SendData, WebSocket } from "./websocket.ts";
+
+/** A refusal from a handshake hook: an HTTP status with optional body. */
+export interface Rejection {
+  /** HTTP status, e.g. 401 or 403. */
+  status: number;
+  /** A short plain-text body. */
+  body?: string;
+  /** Extra response headers (e.g. `WWW-Authenticate`). */
+  headers?: HeaderInit;
+}
+
+/** What `authenticate` may answer: true/undefined to allow, false (401) or a rejection. */
+export type AuthResult = boolean | void | Rejection;
+
+/** Facts about the peer that hooks can use besides the request. */
+export interface PeerInfo {
+  /** The peer's address, when known. */
+  remoteAddress?: string;
+}
+
+/** Server options. */
+export interface ServeOptions extends ConnectionOptions {
+  /** Address to bind (default "127.0.0.1"); ignored by `attach()`. */
+  hostname?: string;
+  /** Port (default 0: any free port); ignored by `attach()`. */
+  port?: number;
+  /** Serve `wss:` with this certificate and key. */
+  tls?: ServerTlsOptions;
+  /** Accept upgrades only on this path; others get 404. */
+  path?: string;
+  /**
+   * Subprotocols this server speaks, most preferred first. The first of
+   * these that the client offered is selected.
+   */
+  protocols?: readonly string[];
+  /** Reject (400) a client that offers none of `protocols`. */
+  requireProtocol?: boolean;
+  /**
+   * Allowed `Origin` values (exact, case-insensitive), or a predicate.
+   * Requests from other origins get 403. Requests without `Origin` (non-
+   * browser clients) pass an array check; a predicate sees `undefined`.
+   */
+  origins?: readonly string[] | ((origin: string | undefined) => boolean);
+  /** Authenticate from headers, cookies or the query; may be async. */
+  authenticate?: (
+    request: UpgradeRequest,
+    peer: PeerInfo,
+  ) => AuthResult | Promise<AuthResult>;
+  /** Extra headers for the 101 response. */
+  responseHeaders?: HeaderInit;
+  /** Called with each accepted socket, before any message is delivered. */
+  onConnection?: (socket: WebSocket, request: UpgradeRequest) => void;
+  /** At most this many connections (handshaking included); more get 503. */
+  maxConnections?: number;
+  /** Limits on the request head (defaults 16 KiB, 100 headers). */
+  httpLimits?: Partial<HttpLimits>;
+  /** `send()` returns false above this many buffered bytes (default 1 MiB). */
+  highWaterMark?: number;
+  /** Stop reading from a peer while this many bytes wait for it (default 1 MiB). */
+  pauseReadingAt?: number;
+}
+
+/**
+ * The first of the server's `supported` subprotocols (in its order of
+ * preference) that the client `offered`, compared exactly (subprotocol
+ * names are case-sensitive); "" if none.
+ */
+export function selectProtocol(
+  offered: readonly string[],
+  supported: readonly string[],
+): string {
+  for (const protocol of supported) {
+    if (offered.includes(protocol)) return protocol;
+  }
+  return "";
+}
+
+function originAllowed(
+  origins: ServeOptions["origins"],
+  origin: string | undefined,
+): boolean {
+  if (origins === undefined) return true;
+  if (typeof origins === "function") return origins(origin);
+  if (origin === undefined) return true;
+  const lower = origin.toLowerCase();
+  return origins.some((allowed) => allowed.toLowerCase() === lower);
+}
+
+/** A running server; see the module doc. */
+export class WebSocketServer {
+  readonly #runtime: Runtime;
+  readonly #options: ServeOptions;
+  readonly #clients = new Set<WebSocket>();
+  readonly #connections = new Map<WebSocket, Connection>();
+  /** Handshaking transports, each with its cleanup. */
+  readonly #pending = new Map<Transport, () => void>();
+  #listener?: Listener;
+  #closing = false;
+
+  /** Creates a server that is fed transports by `listen()` or `handleParsed()`. */
+  constructor(runtime: Runtime, options: ServeOptions = {}) {
+    this.#runtime = runtime;
+    this.#options = options;
+  }
+
+  /** Starts listening on `options.hostname`/`options.port`. */
+  async listen(): Promise<this> {
+    this.#listener = await this.#runtime.listen(
+      {
+        hostname: this.#options.hostname,
+        port: this.#options.port,
+        tls: this.#options.tls,
+      },
+      (transport) => this.handleTransport(transport),
+    );
+    return this;
+  }
+
+  /** The port listened on (0 before `listen()`). */
+  get port(): number {
+    return this.#listener?.port ?? 0;
+  }
+
+  /** The address listened on. */
+  get hostname(): string {
+    return this.#listener?.hostname ?? this.#options.hostname ?? "127.0.0.1";
+  }
+
+  /** The open sockets. */
+  get clients(): ReadonlySet<WebSocket> {
+    return this.#clients;
+  }
+
+  /**
+   * Sends `data` to every open client (except `except`); the message is
+   * encoded once. Returns how many clients it was queued for.
+   */
+  broadcast(data: string | Uint8Array, except?: WebSocket): number {
+    const text = typeof data === "string";
+    const bytes = text ? new TextEncoder().encode(data) : data;
+    let count = 0;
+    for (const [socket, conn] of this.#connections) {
+      if (socket === except || conn.state !== ReadyState.OPEN) continue;
+      conn.send(bytes, { text });
+      socket.handleEvents([]);
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Stops accepting, closes every connection with `code` (default 1001,
+   * going away) and resolves when all have closed (each is forced after its
+   * close timeout).
+   */
+  async close(code = 1001, reason = "server shutting down"): Promise<void> {
+    this.#closing = true;
+    const stopped = this.#listener?.close();
+    for (const transport of this.#pending.keys()) transport.destroy();
+    const closed = [...this.#clients].map((socket) =>
+      new Promise<void>((resolve) => {
+        if (socket.readyState === WebSocket.CLOSED) return resolve();
+        socket.addEventListener("close", () => resolve(), { once: true });
+        socket.closeWithCode(code, reason);
+      })
+    );
+    await Promise.all([stopped, ...closed]);
+  }
+
+  #connectionCount(): number {
+    return this.#clients.size + this.#pending.size;
+  }
+
+  /** Runs the opening handshake on a new transport (HTTP not yet parsed). */
+  handleTransport(transport: Transport): void {
+    const limit = this.#options.maxConnections;
+    if (
+      this.#closing || (limit !== undefined && this.#connectionCount() >= limit)
+    ) {
+      transport.handlers = { data() {}, drain() {}, close() {} };
+      transport.write(buildRejectResponse(503, { body: "server is full" }));
+      transport.end();
+      return;
+    }
+    const conn = Connection.server(this.#options);
+    this.#bind(transport, conn);
+  }
+
+  /**
+   * Runs the handshake on a transport whose request head another HTTP
+   * server already parsed (`head` holds any bytes after it).
+   */
+  handleParsed(
+    transport: Transport,
+    request: HttpRequestHead,
+    head: Uint8Array,
+  ): void {
+    const conn = Connection.server(this.#options);
+    this.#bind(transport, conn);
+    this.#step(transport, conn, conn.receiveHead(request, head));
+  }
+
+  #bind(transport: Transport, conn: Connection): void {
+    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
+      timer = undefined;
+      this.#step(transport, conn, conn.timeout());
+    }, conn.deadline ?? 10000);
+    this.#pending.set(transport, () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      this.#pending.delete(transport);
+    });
+    transport.handlers = {
+      data: (chunk) => this.#step(transport, conn, conn.receive(chunk)),
+      drain() {},
+      close: () => {
+        this.#pending.get(transport)?.();
+        conn.transportClosed();
+      },
+    };
+  }
+
+  /** Writes output and handles events while the connection is handshaking. */
+  #step(
+    transport: Transport,
+    conn: Connection,
+    events: readonly ConnectionEvent[],
+  ): void {
+    for (const chunk of conn.takeOutput()) transport.write(chunk);
+    if (conn.wantsTransportClose) {
+      transport.end();
+      return;
+    }
+    for (const event of events) {
+      if (event.type === "request") {
+        this.#decide(transport, conn, event.request);
+      }
+    }
+  }
+
+  async #decide(
+    transport: Transport,
+    conn: Connection,
+    request: UpgradeRequest,
+  ): Promise<void> {
+    const options = this.#options;
+    let rejection: Rejection | undefined;
+    const protocol = selectProtocol(request.protocols, options.protocols ?? []);
+    if (options.path !== undefined && request.path !== options.path) {
+      rejection = { status: 404, body: "no WebSocket endpoint here" };
+    } else if (!originAllowed(options.origins, request.origin)) {
+      rejection = { status: 403, body: "origin not allowed" };
+    } else if (options.requireProtocol && protocol === "") {
+      rejection = { status: 400, body: "no acceptable subprotocol offered" };
+    } else if (options.authenticate !== undefined) {
+      try {
+        const result = await options.authenticate(request, {
+          remoteAddress: transport.remoteAddress,
+        });
+        if (result === false) {
+          rejection = { status: 401, body: "authentication required" };
+        } else if (typeof result === "object" && result !== null) {
+          rejection = result;
+        }
+      } catch {
+        rejection = { status: 500, body: "authentication failed" };
+      }
+      if (conn.state !== ReadyState.CONNECTING) return; // gone meanwhile
+    }
+    if (rejection !== undefined) {
+      this.#step(transport, conn, conn.reject(rejection.status, rejection));
+      return;
+    }
+    const events = conn.accept({ protocol, headers: options.responseHeaders });
+    this.#pending.get(transport)?.();
+    const socket = createSocket({
+      url: `${options.tls ? "wss" : "ws"}://${request.host}${request.target}`,
+      connection: conn,
+      transport,
+      highWaterMark: options.highWaterMark,
+      pauseReadingAt: options.pauseReadingAt ?? 1024 * 1024,
+    });
+    this.#clients.add(socket);
+    this.#connections.set(socket, conn);
+    socket.addEventListener("close", () => {
+      this.#clients.delete(socket);
+      this.#connections.delete(socket);
+    });
+    options.onConnection?.(socket, request);
+    socket.handleEvents(events);
+  }
+}
+
+/** Sends `data` to each socket in `sockets` that is open. */
+export function broadcast(sockets: Iterable<WebSocket>, data: SendData): void {
+  for (const socket of sockets) {
+    if (socket.readyState === WebSocket.OPEN) socket.send(data);
+  }
+}

@@ -1,0 +1,516 @@
+/**
+ * The browser-compatible `WebSocket` class, over wskit's own core and a
+ * runtime adapter. The same class is used for a server's per-connection
+ * sockets, so both ends have one API.
+ *
+ * Beyond the browser API: constructor options (headers, timeouts, TLS,
+ * limits), `send()` returning whether the caller may keep writing, a
+ * `drain` event, `ping()`, and `ping`/`pong` events.
+ *
+ * @module
+ */
+
+import { toBytes } from "../core/bytes.ts";
+import {
+  Connection,
+  type ConnectionEvent,
+  type ConnectionOptions,
+  ReadyState,
+} from "../core/connection.ts";
+import { HandshakeError, type HeaderInit } from "../core/handshake.ts";
+import type { ClientTlsOptions, Runtime, Transport } from "./transport.ts";
+import { currentRuntime } from "./runtime.ts";
+
+/** Options a browser does not have. */
+export interface WebSocketOptions extends ConnectionOptions {
+  /** Extra request headers (e.g. `Authorization`, `Cookie`). */
+  headers?: HeaderInit;
+  /** The `Origin` header to send. */
+  origin?: string;
+  /** Milliseconds to wait for the connection and handshake (default 10000). */
+  connectTimeout?: number;
+  /** TLS options for `wss:` URLs. */
+  tls?: ClientTlsOptions;
+  /** The runtime adapter to use (default: the current runtime's). */
+  runtime?: Runtime;
+  /** Bytes buffered for sending above which `send()` returns false (default 1 MiB). */
+  highWaterMark?: number;
+}
+
+/** Options for a socket whose transport and connection already exist. */
+export interface SocketSetup {
+  /** The URL (server side: the request URL). */
+  url: string;
+  /** The connection, in any state. */
+  connection: Connection;
+  /** The transport carrying it. */
+  transport: Transport;
+  /** `send()` backpressure threshold in bytes. */
+  highWaterMark?: number;
+  /** Stop reading from the peer while this many bytes wait to be sent. */
+  pauseReadingAt?: number;
+}
+
+/** A WebSocket `close` event (also built where the runtime lacks `CloseEvent`). */
+export class WebSocketCloseEvent extends Event {
+  /** The close code (1005 if none was given, 1006 for an abnormal closure). */
+  readonly code: number;
+  /** The close reason. */
+  readonly reason: string;
+  /** Whether the closing handshake completed. */
+  readonly wasClean: boolean;
+
+  /** Creates a close event. */
+  constructor(
+    type: string,
+    init: { code?: number; reason?: string; wasClean?: boolean } = {},
+  ) {
+    super(type);
+    this.code = init.code ?? 0;
+    this.reason = init.reason ?? "";
+    this.wasClean = init.wasClean ?? false;
+  }
+}
+
+/** An `error` event that also says what went wrong. */
+export class WebSocketErrorEvent extends Event {
+  /** Why the connection failed. */
+  readonly message: string;
+  /** The close code the failure caused (1006 when none was sent). */
+  readonly code: number;
+
+  /** Creates an error event. */
+  constructor(message: string, code: number) {
+    super("error");
+    this.message = message;
+    this.code = code;
+  }
+}
+
+/** How binary messages are delivered. */
+export type BinaryType = "blob" | "arraybuffer" | "uint8array";
+
+type Handler = ((event: Event) => unknown) | null;
+const HANDLER_NAMES = ["open", "message", "error", "close"] as const;
+type HandlerName = typeof HANDLER_NAMES[number];
+
+/** Data `send()` accepts. */
+export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+/** Builds the object returned to server code for each connection. */
+export function createSocket(setup: SocketSetup): WebSocket {
+  return new WebSocket(setup.url, undefined, { [SETUP]: setup } as never);
+}
+
+const SETUP: unique symbol = Symbol("wskit.setup");
+
+/** A WebSocket connection with the browser's API; see the module doc. */
+export class WebSocket extends EventTarget {
+  /** The connection is being established. */
+  static readonly CONNECTING = 0;
+  /** The connection is open. */
+  static readonly OPEN = 1;
+  /** The closing handshake is under way. */
+  static readonly CLOSING = 2;
+  /** The connection is closed. */
+  static readonly CLOSED = 3;
+  /** The connection is being established. */
+  readonly CONNECTING = 0;
+  /** The connection is open. */
+  readonly OPEN = 1;
+  /** The closing handshake is under way. */
+  readonly CLOSING = 2;
+  /** The connection is closed. */
+  readonly CLOSED = 3;
+
+  /** The URL connected to. */
+  readonly url: string;
+  #binaryType: BinaryType = "blob";
+  readonly #conn: Connection;
+  readonly #transport: Transport;
+  readonly #highWaterMark: number;
+  readonly #pauseReadingAt: number;
+  #closeEvent?: { code: number; reason: string; wasClean: boolean };
+  #finished = false;
+  #timer?: ReturnType<typeof setTimeout>;
+  #timerState = -1;
+  #discarded = 0;
+  #needDrain = false;
+  #paused = false;
+  #blobChain?: Promise<void>;
+  readonly #handlers = new Map<HandlerName, { fn: Handler }>();
+
+  /**
+   * Opens a connection to `url` (`ws:`, `wss:`, or `http(s):`), offering
+   * `protocols`. Throws a `SyntaxError` DOMException for a bad URL or
+   * protocol list, as browsers do; connection failures are reported as an
+   * `error` event then a `close` event with code 1006.
+   */
+  constructor(
+    url: string | URL,
+    protocols?: string | string[],
+    options: WebSocketOptions = {},
+  ) {
+    super();
+    const setup = (options as { [SETUP]?: SocketSetup })[SETUP];
+    if (setup !== undefined) {
+      this.url = setup.url;
+      this.#conn = setup.connection;
+      this.#transport = setup.transport;
+      this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+      this.#pauseReadingAt = setup.pauseReadingAt ?? Infinity;
+    } else {
+      let conn: Connection;
+      try {
+        conn = Connection.client(url, {
+          ...options,
+          protocols,
+          handshakeTimeout: options.connectTimeout ??
+            options.handshakeTimeout,
+        });
+      } catch (error) {
+        if (error instanceof HandshakeError) {
+          throw new DOMException(error.message, "SyntaxError");
+        }
+        throw error;
+      }
+      const target = new URL(typeof url === "string" ? url : url.href);
+      if (target.protocol === "http:") target.protocol = "ws:";
+      if (target.protocol === "https:") target.protocol = "wss:";
+      this.url = target.href;
+      this.#conn = conn;
+      this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+      this.#pauseReadingAt = Infinity;
+      const secure = target.protocol === "wss:";
+      const runtime = options.runtime ?? currentRuntime();
+      this.#transport = runtime.connect({
+        hostname: target.hostname,
+        port: Number(target.port) || (secure ? 443 : 80),
+        tls: secure ? (options.tls ?? {}) : undefined,
+      });
+    }
+    this.#transport.handlers = {
+      data: (chunk) => this.#handle(this.#conn.receive(chunk)),
+      drain: () => this.#onDrain(),
+      close: (error) => this.#onTransportClose(error),
+    };
+    this.#flush();
+  }
+
+  /** The state: `CONNECTING`, `OPEN`, `CLOSING` or `CLOSED`. */
+  get readyState(): number {
+    const state = this.#conn.state;
+    if (state === ReadyState.CLOSED && !this.#finished) {
+      return ReadyState.CLOSING;
+    }
+    return state;
+  }
+
+  /** The subprotocol the server selected, or "". */
+  get protocol(): string {
+    return this.#conn.protocol;
+  }
+
+  /** The extensions the server accepted, or "". */
+  get extensions(): string {
+    return this.#conn.extensions;
+  }
+
+  /** Bytes queued by `send()` and not yet handed to the network. */
+  get bufferedAmount(): number {
+    return this.#transport.buffered + this.#discarded;
+  }
+
+  /** How binary messages arrive: `"blob"` (default), `"arraybuffer"` or `"uint8array"`. */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(value: BinaryType) {
+    if (value === "blob" || value === "arraybuffer" || value === "uint8array") {
+      this.#binaryType = value;
+    }
+  }
+
+  /** The peer's address, when the transport knows it. */
+  get remoteAddress(): string | undefined {
+    return this.#transport.remoteAddress;
+  }
+
+  /** `open` handler. */
+  get onopen(): Handler {
+    return this.#getHandler("open");
+  }
+  set onopen(fn: Handler) {
+    this.#setHandler("open", fn);
+  }
+  /** `message` handler; receives a `MessageEvent`. */
+  get onmessage(): ((event: MessageEvent) => unknown) | null {
+    return this.#getHandler("message");
+  }
+  set onmessage(fn: ((event: MessageEvent) => unknown) | null) {
+    this.#setHandler("message", fn as Handler);
+  }
+  /** `error` handler. */
+  get onerror(): Handler {
+    return this.#getHandler("error");
+  }
+  set onerror(fn: Handler) {
+    this.#setHandler("error", fn);
+  }
+  /** `close` handler; receives a `CloseEvent`. */
+  get onclose(): ((event: WebSocketCloseEvent) => unknown) | null {
+    return this.#getHandler("close");
+  }
+  set onclose(fn: ((event: WebSocketCloseEvent) => unknown) | null) {
+    this.#setHandler("close", fn as Handler);
+  }
+
+  #getHandler(name: HandlerName): Handler {
+    return this.#handlers.get(name)?.fn ?? null;
+  }
+
+  #setHandler(name: HandlerName, fn: Handler): void {
+    const slot = this.#handlers.get(name);
+    const value = typeof fn === "function" ? fn : null;
+    if (slot !== undefined) {
+      slot.fn = value;
+      return;
+    }
+    const created = { fn: value };
+    this.#handlers.set(name, created);
+    this.addEventListener(name, (event) => created.fn?.call(this, event));
+  }
+
+  /**
+   * Sends a message: a string as text, bytes or a `Blob` as binary. Throws
+   * an `InvalidStateError` DOMException while connecting; once closing,
+   * the data is discarded (and counted in `bufferedAmount`, as browsers
+   * do). Returns false when `bufferedAmount` passed the high-water mark: wait
+   * for the `drain` event before sending more.
+   */
+  send(data: SendData): boolean {
+    const state = this.#conn.state;
+    if (state === ReadyState.CONNECTING) {
+      throw new DOMException(
+        "WebSocket is still connecting",
+        "InvalidStateError",
+      );
+    }
+    if (typeof Blob !== "undefined" && data instanceof Blob) {
+      return this.#sendBlob(data);
+    }
+    const payload = typeof data === "string"
+      ? data
+      : toBytes(data as ArrayBuffer | ArrayBufferView);
+    if (this.#blobChain !== undefined) {
+      this.#blobChain = this.#blobChain.then(() => this.#sendNow(payload));
+      return this.#below();
+    }
+    this.#sendNow(payload);
+    return this.#below();
+  }
+
+  #sendNow(payload: string | Uint8Array): void {
+    if (this.#conn.state !== ReadyState.OPEN) {
+      this.#discarded += typeof payload === "string"
+        ? payload.length
+        : payload.length;
+      return;
+    }
+    this.#conn.send(payload);
+    this.#flush();
+  }
+
+  #sendBlob(blob: Blob): boolean {
+    const previous = this.#blobChain ?? Promise.resolve();
+    const chain = previous.then(async () => {
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      this.#sendNow(bytes);
+    }).catch(() => {}).finally(() => {
+      if (this.#blobChain === chain) this.#blobChain = undefined;
+    });
+    this.#blobChain = chain;
+    return this.#below();
+  }
+
+  #below(): boolean {
+    const ok = this.#transport.buffered < this.#highWaterMark;
+    if (!ok) this.#needDrain = true;
+    return ok;
+  }
+
+  /** Sends a ping (up to 125 bytes). Throws unless open. */
+  ping(data?: string | Uint8Array): void {
+    this.#conn.ping(data);
+    this.#flush();
+  }
+
+  /**
+   * Starts the closing handshake. `code` must be 1000 or 3000–4999
+   * (`InvalidAccessError` otherwise) and `reason` at most 123 UTF-8 bytes
+   * (`SyntaxError`). While connecting, the connection fails instead.
+   */
+  close(code?: number, reason?: string): void {
+    if (
+      code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)
+    ) {
+      throw new DOMException(
+        `close code must be 1000 or 3000-4999, got ${code}`,
+        "InvalidAccessError",
+      );
+    }
+    if (reason !== undefined && new TextEncoder().encode(reason).length > 123) {
+      throw new DOMException("close reason is over 123 bytes", "SyntaxError");
+    }
+    this.#handle(this.#conn.close(code, reason));
+  }
+
+  /**
+   * Closes with any code valid on the wire (e.g. 1001 going away, 1008
+   * policy violation, 1011 internal error); for servers.
+   */
+  closeWithCode(code: number, reason?: string): void {
+    this.#handle(this.#conn.closeWithCode(code, reason));
+  }
+
+  /** Fails the connection now with `code` (no waiting for the peer). */
+  fail(code: number, message: string): void {
+    this.#handle(this.#conn.fail(code, message));
+  }
+
+  /** Closes the transport at once, with no close frame (close code 1006). */
+  terminate(): void {
+    this.#transport.destroy();
+  }
+
+  /** @internal Dispatches core events, then writes and manages timers. */
+  handleEvents(events: readonly ConnectionEvent[]): void {
+    this.#handle(events);
+  }
+
+  #handle(events: readonly ConnectionEvent[]): void {
+    for (const event of events) {
+      switch (event.type) {
+        case "message":
+          this.#dispatchMessage(event.data);
+          break;
+        case "open":
+          this.#flush();
+          this.dispatchEvent(new Event("open"));
+          break;
+        case "ping":
+        case "pong":
+          this.dispatchEvent(
+            new MessageEvent(event.type, { data: event.data }),
+          );
+          break;
+        case "error":
+          this.dispatchEvent(
+            new WebSocketErrorEvent(event.message, event.code),
+          );
+          break;
+        case "close":
+          this.#closeEvent = event;
+          break;
+      }
+    }
+    this.#flush();
+  }
+
+  #dispatchMessage(data: string | Uint8Array): void {
+    let payload: unknown = data;
+    if (typeof data !== "string") {
+      if (this.#binaryType === "arraybuffer") {
+        payload =
+          data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+            ? data.buffer
+            : data.slice().buffer;
+      } else if (this.#binaryType === "blob") {
+        payload = new Blob([data as Uint8Array<ArrayBuffer>]);
+      }
+    }
+    this.dispatchEvent(new MessageEvent("message", { data: payload }));
+  }
+
+  /** Writes pending output; closes the transport or arms timers as the core asks. */
+  #flush(): void {
+    const transport = this.#transport;
+    const conn = this.#conn;
+    for (const chunk of conn.takeOutput()) transport.write(chunk);
+    if (transport.buffered > this.#pauseReadingAt && !this.#paused) {
+      this.#paused = true;
+      transport.pause();
+    }
+    if (this.#finished) return;
+    if (conn.wantsTransportClose) {
+      if (this.#timerState !== 4) {
+        this.#arm(4, conn.closeTimeout, () => transport.destroy());
+        transport.end();
+      }
+      return;
+    }
+    const deadline = conn.deadline;
+    if (deadline === undefined) {
+      this.#disarm();
+    } else if (this.#timerState !== conn.state) {
+      this.#arm(conn.state, deadline, () => this.#handle(conn.timeout()));
+    }
+  }
+
+  #arm(state: number, ms: number, fire: () => void): void {
+    this.#disarm();
+    this.#timerState = state;
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerState = -1;
+      fire();
+    }, ms);
+    this.#timer = timer;
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerState = -1;
+  }
+
+  #onDrain(): void {
+    if (this.#paused && this.#transport.buffered <= this.#pauseReadingAt / 2) {
+      this.#paused = false;
+      this.#transport.resume();
+    }
+    if (this.#needDrain && this.#transport.buffered < this.#highWaterMark) {
+      this.#needDrain = false;
+      this.dispatchEvent(new Event("drain"));
+    }
+  }
+
+  #onTransportClose(error?: Error): void {
+    if (this.#finished) return;
+    const connecting = this.#conn.state === ReadyState.CONNECTING;
+    const events = this.#conn.transportClosed();
+    if (connecting && error !== undefined) {
+      // Say why the connection could not be made.
+      for (const event of events) {
+        if (event.type === "error") {
+          (event as { message: string }).message = error.message;
+        }
+      }
+    }
+    this.#handle(events);
+    this.#finished = true;
+    this.#disarm();
+    // As in browsers, a connection that did not close cleanly reports 1006;
+    // the `error` event before it said why.
+    const info = this.#closeEvent;
+    this.dispatchEvent(
+      new WebSocketCloseEvent(
+        "close",
+        info?.wasClean ? info : { code: 1006, reason: "", wasClean: false },
+      ),
+    );
+  }
+}

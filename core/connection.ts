@@ -1,0 +1,772 @@
+/**
+ * The WebSocket connection state machine, sans-IO: bytes and commands go in,
+ * events and bytes to write come out. No clock, no socket.
+ *
+ * A connection starts either in `CONNECTING` (it performs the HTTP upgrade
+ * itself: {@linkcode Connection.client} / {@linkcode Connection.server}) or
+ * directly in `OPEN` over a stream whose handshake happened elsewhere (an
+ * HTTP/2 extended CONNECT stream, a pre-authenticated tunnel), with the
+ * negotiated subprotocol and extensions passed in.
+ *
+ * The embedder's loop:
+ * 1. pass received bytes to {@linkcode Connection.receive} and handle the
+ *    events it returns;
+ * 2. write everything {@linkcode Connection.takeOutput} returns, in order;
+ * 3. close the transport when {@linkcode Connection.wantsTransportClose} is
+ *    true; otherwise, while {@linkcode Connection.deadline} is set, arm a
+ *    timer for that many milliseconds and call
+ *    {@linkcode Connection.timeout} when it fires;
+ * 4. call {@linkcode Connection.transportClosed} on EOF or a transport error.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "./connection.ts";
+ *
+ * const server = new Connection({ role: "server" });
+ * const client = new Connection({ role: "client" });
+ * client.send("hello");
+ * for (const chunk of client.takeOutput()) {
+ *   for (const event of server.receive(chunk)) {
+ *     if (event.type === "message") console.log(event.data); // "hello"
+ *   }
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import { EMPTY_BYTES, toBytes } from "./bytes.ts";
+import { isApplicationCloseCode, isValidWireCloseCode } from "./close.ts";
+import { FrameDecoder, type FrameSink } from "./decoder.ts";
+import { encodeFrame } from "./encoder.ts";
+import { ProtocolError } from "./errors.ts";
+import { type FrameHeader, MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
+import {
+  type AcceptOptions,
+  buildAcceptResponse,
+  buildClientRequest,
+  buildRejectResponse,
+  type ClientRequest,
+  type ClientRequestOptions,
+  type RejectOptions,
+  type UpgradeRequest,
+  validateServerResponse,
+  validateUpgradeRequest,
+} from "./handshake.ts";
+import {
+  type HeaderMap,
+  HttpError,
+  HttpHeadParser,
+  type HttpLimits,
+  type HttpRequestHead,
+  type HttpResponseHead,
+} from "./http.ts";
+import {
+  DEFAULT_MESSAGE_LIMITS,
+  MessageAssembler,
+  type MessageLimits,
+} from "./message.ts";
+import { isValidUtf8 } from "./utf8.ts";
+
+/** The four states of a connection, numbered as in the browser API. */
+export const ReadyState = {
+  /** The opening handshake is under way. */
+  CONNECTING: 0,
+  /** Messages flow both ways. */
+  OPEN: 1,
+  /** This end sent a close frame and waits for the peer's. */
+  CLOSING: 2,
+  /** The close handshake finished, or the connection failed. */
+  CLOSED: 3,
+} as const;
+
+/** One of the {@linkcode ReadyState} values. */
+export type ReadyStateValue = typeof ReadyState[keyof typeof ReadyState];
+
+/** What a connection reports. */
+export type ConnectionEvent =
+  | {
+    /** Server role: a valid upgrade request awaits `accept()`/`reject()`. */
+    type: "request";
+    request: UpgradeRequest;
+  }
+  | {
+    /** The connection is open (client: the handshake response was valid). */
+    type: "open";
+    protocol: string;
+    extensions: string;
+    /** Client role: the server's response headers. */
+    headers?: HeaderMap;
+  }
+  | { type: "message"; data: string | Uint8Array }
+  | { type: "ping"; data: Uint8Array }
+  | { type: "pong"; data: Uint8Array }
+  | {
+    /**
+     * The connection failed. `code` is the close code it failed with (1006
+     * when no close frame could be sent); `status` is the HTTP status of a
+     * rejected handshake on either side, when there was one.
+     */
+    type: "error";
+    code: number;
+    message: string;
+    status?: number;
+  }
+  | {
+    /** Final event: the connection is closed at the protocol level. */
+    type: "close";
+    code: number;
+    reason: string;
+    wasClean: boolean;
+  };
+
+/** Options shared by both roles. */
+export interface ConnectionOptions extends Partial<MessageLimits> {
+  /** Milliseconds to wait for the peer's close frame, and (client) for the
+   * server to close the transport afterwards. Default 5000. */
+  closeTimeout?: number;
+  /** Milliseconds the opening handshake may take. Default 10000. */
+  handshakeTimeout?: number;
+}
+
+/** Options for a connection that starts `OPEN`. */
+export interface OpenConnectionOptions extends ConnectionOptions {
+  /** Which end of the connection this is. */
+  role: "client" | "server";
+  /** The negotiated subprotocol ("" for none). */
+  protocol?: string;
+  /** The negotiated extensions header value ("" for none). */
+  extensions?: string;
+}
+
+/** Options for {@linkcode Connection.client}. */
+export interface ClientConnectionOptions
+  extends ConnectionOptions, ClientRequestOptions {
+  /** Limits on the handshake response head. */
+  httpLimits?: Partial<HttpLimits>;
+}
+
+/** Options for {@linkcode Connection.server}. */
+export interface ServerConnectionOptions extends ConnectionOptions {
+  /** Limits on the request head (defaults 16 KiB, 100 headers). */
+  httpLimits?: Partial<HttpLimits>;
+}
+
+/** Options for {@linkcode Connection.send}. */
+export interface SendOptions {
+  /** Split the message into frames of at most this many payload bytes. */
+  fragmentSize?: number;
+  /**
+   * Send bytes as a text message. The caller vouches that they are valid
+   * UTF-8 (useful to encode a string once and send it to many peers).
+   */
+  text?: boolean;
+}
+
+const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
+const NO_OUTPUT: readonly Uint8Array[] = Object.freeze([]);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes a close frame payload: the code, then the UTF-8 reason. */
+function closePayload(code: number | undefined, reason: string): Uint8Array {
+  if (code === undefined) return EMPTY_BYTES;
+  const reasonBytes = encoder.encode(reason);
+  const payload = new Uint8Array(2 + reasonBytes.length);
+  payload[0] = code >>> 8;
+  payload[1] = code & 0xff;
+  payload.set(reasonBytes, 2);
+  return payload;
+}
+
+/** Cuts `text` to at most `max` UTF-8 bytes without splitting a character. */
+function truncateUtf8(text: string, max: number): string {
+  const bytes = encoder.encode(text);
+  if (bytes.length <= max) return text;
+  let end = max;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return decoder.decode(bytes.subarray(0, end));
+}
+
+/** A WebSocket connection for either role; see the module doc. */
+export class Connection implements FrameSink {
+  /** `"client"` or `"server"`. */
+  readonly role: "client" | "server";
+  #state: ReadyStateValue;
+  #protocol: string;
+  #extensions: string;
+  readonly #closeTimeout: number;
+  readonly #handshakeTimeout: number;
+  readonly #decoder: FrameDecoder;
+  readonly #messages: MessageAssembler;
+  readonly #mask: boolean;
+  #events: ConnectionEvent[] = [];
+  #output: Uint8Array[] = [];
+  #closeSent = false;
+  #wantsTransportClose = false;
+  // the frame being decoded
+  #frameOpcode = 0;
+  #frameFin = false;
+  readonly #control = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  #controlLength = 0;
+  // the opening handshake, while CONNECTING
+  #http?: HttpHeadParser<HttpRequestHead> | HttpHeadParser<HttpResponseHead>;
+  #clientRequest?: ClientRequest;
+  #upgradeRequest?: UpgradeRequest;
+  #early: Uint8Array[] = [];
+  #earlyBytes = 0;
+  #maxEarlyBytes = 0;
+
+  /** Creates a connection that starts `OPEN` (handshake done elsewhere). */
+  constructor(options: OpenConnectionOptions) {
+    this.role = options.role;
+    this.#state = ReadyState.OPEN;
+    this.#protocol = options.protocol ?? "";
+    this.#extensions = options.extensions ?? "";
+    this.#closeTimeout = options.closeTimeout ?? 5000;
+    this.#handshakeTimeout = options.handshakeTimeout ?? 10000;
+    this.#mask = this.role === "client";
+    this.#decoder = new FrameDecoder(this, { role: this.role });
+    this.#messages = new MessageAssembler({
+      maxMessageSize: options.maxMessageSize ??
+        DEFAULT_MESSAGE_LIMITS.maxMessageSize,
+      maxFragments: options.maxFragments ?? DEFAULT_MESSAGE_LIMITS.maxFragments,
+    });
+  }
+
+  /**
+   * A client connection in `CONNECTING`: its output starts with the upgrade
+   * request for `url`; it opens when `receive()` sees a valid response.
+   * Throws `HandshakeError` for an unusable URL or option.
+   */
+  static client(
+    url: string | URL,
+    options: ClientConnectionOptions = {},
+  ): Connection {
+    const request = buildClientRequest(url, options);
+    const conn = new Connection({ ...options, role: "client" });
+    conn.#state = ReadyState.CONNECTING;
+    conn.#clientRequest = request;
+    conn.#http = HttpHeadParser.response(options.httpLimits);
+    conn.#output.push(request.bytes);
+    return conn;
+  }
+
+  /**
+   * A server connection in `CONNECTING`: `receive()` parses the upgrade
+   * request and reports it as a `request` event, or answers a bad one with
+   * its HTTP status; the application then calls `accept()` or `reject()`.
+   */
+  static server(options: ServerConnectionOptions = {}): Connection {
+    const conn = new Connection({ ...options, role: "server" });
+    conn.#state = ReadyState.CONNECTING;
+    const http = HttpHeadParser.request(options.httpLimits);
+    conn.#http = http;
+    conn.#maxEarlyBytes = options.httpLimits?.maxHeaderBytes ?? 16384;
+    return conn;
+  }
+
+  /** The current state (see {@linkcode ReadyState}). */
+  get state(): ReadyStateValue {
+    return this.#state;
+  }
+
+  /** The negotiated subprotocol, or "" for none (or not yet open). */
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  /** The negotiated extensions header value, or "". */
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  /** Milliseconds to wait for the peer during the closing handshake. */
+  get closeTimeout(): number {
+    return this.#closeTimeout;
+  }
+
+  /** Whether the adapter should close the transport now (after writing). */
+  get wantsTransportClose(): boolean {
+    return this.#wantsTransportClose;
+  }
+
+  /**
+   * Milliseconds, from the moment the connection entered its current state,
+   * after which the adapter should call `timeout()`; undefined when no timer
+   * is needed. Set while connecting (handshake timeout), while waiting for
+   * the peer's close frame, and while a client waits for the server to
+   * close the transport after a clean close.
+   */
+  get deadline(): number | undefined {
+    if (this.#wantsTransportClose) return undefined;
+    switch (this.#state) {
+      case ReadyState.CONNECTING:
+        return this.#handshakeTimeout;
+      case ReadyState.OPEN:
+        return undefined;
+      default:
+        return this.#closeTimeout;
+    }
+  }
+
+  /** Removes and returns the bytes to write, in order. */
+  takeOutput(): readonly Uint8Array[] {
+    if (this.#output.length === 0) return NO_OUTPUT;
+    const output = this.#output;
+    this.#output = [];
+    return output;
+  }
+
+  /**
+   * Feeds bytes from the transport and returns the events they cause.
+   * Takes ownership of `chunk`: masked payloads are unmasked in place and
+   * message data may be a view of it. Never throws for bad input: protocol
+   * errors fail the connection with their close code.
+   */
+  receive(chunk: Uint8Array): readonly ConnectionEvent[] {
+    if (this.#state === ReadyState.CLOSED || chunk.length === 0) {
+      return NO_EVENTS;
+    }
+    return this.#run(() => {
+      if (this.#state !== ReadyState.CONNECTING) {
+        this.#decoder.push(chunk);
+        return;
+      }
+      const rest = this.#handshake(chunk);
+      if (rest !== undefined && rest.length > 0) this.#decoder.push(rest);
+    });
+  }
+
+  /**
+   * Server role: takes a request head that another HTTP server already
+   * parsed (a Node `'upgrade'` event), plus any bytes that followed it, in
+   * place of raw bytes. Returns a `request` event, or rejects a bad request.
+   */
+  receiveHead(
+    head: HttpRequestHead,
+    rest: Uint8Array = EMPTY_BYTES,
+  ): readonly ConnectionEvent[] {
+    if (this.role !== "server" || this.#http === undefined) {
+      throw new Error(
+        "receiveHead() needs a server connection awaiting its request",
+      );
+    }
+    this.#http = undefined;
+    return this.#run(() => this.#request(head, rest));
+  }
+
+  /** Runs the opening handshake; returns frame bytes after it, if open. */
+  #handshake(chunk: Uint8Array): Uint8Array | undefined {
+    if (this.#upgradeRequest !== undefined) {
+      this.#holdEarly(chunk);
+      return undefined;
+    }
+    let result;
+    try {
+      result = this.#http!.push(chunk);
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      this.#handshakeFailed(error.message, error.status);
+      return undefined;
+    }
+    if (!result.done) return undefined;
+    this.#http = undefined;
+    if (this.role === "client") {
+      const head = result.head as HttpResponseHead;
+      let negotiated;
+      try {
+        negotiated = validateServerResponse(head, this.#clientRequest!);
+      } catch (error) {
+        this.#handshakeFailed(errorMessage(error), head.status);
+        return undefined;
+      }
+      this.#clientRequest = undefined;
+      this.#opened(negotiated.protocol, negotiated.extensions, head.headers);
+      return result.rest;
+    }
+    this.#request(result.head as HttpRequestHead, result.rest);
+    return undefined;
+  }
+
+  /** Validates an upgrade request and reports it, or rejects it. */
+  #request(head: HttpRequestHead, rest: Uint8Array): void {
+    let request;
+    try {
+      request = validateUpgradeRequest(head);
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 400;
+      this.#handshakeFailed(errorMessage(error), status);
+      return;
+    }
+    this.#upgradeRequest = request;
+    if (rest.length > 0) this.#holdEarly(rest);
+    this.#events.push({ type: "request", request });
+  }
+
+  /** Keeps bytes that arrive before the application accepts (bounded). */
+  #holdEarly(chunk: Uint8Array): void {
+    this.#earlyBytes += chunk.length;
+    if (this.#earlyBytes > this.#maxEarlyBytes) {
+      throw new ProtocolError(1008, "too much data before the handshake ended");
+    }
+    this.#early.push(chunk);
+  }
+
+  #handshakeFailed(message: string, status: number): void {
+    if (this.role === "server") {
+      this.#output.push(buildRejectResponse(status, { body: message }));
+    }
+    this.#closed(1006, message, false, { status });
+  }
+
+  #opened(protocol: string, extensions: string, headers?: HeaderMap): void {
+    this.#state = ReadyState.OPEN;
+    this.#protocol = protocol;
+    this.#extensions = extensions;
+    this.#events.push(
+      headers === undefined
+        ? { type: "open", protocol, extensions }
+        : { type: "open", protocol, extensions, headers },
+    );
+  }
+
+  /**
+   * Server role: accepts the pending upgrade request, optionally choosing a
+   * subprotocol (one the client offered), extensions and extra headers.
+   * Returns events for any frames that arrived early. Throws if there is no
+   * pending request or the options are invalid.
+   */
+  accept(options: AcceptOptions = {}): readonly ConnectionEvent[] {
+    const request = this.#pendingRequest();
+    const response = buildAcceptResponse(request, options);
+    this.#upgradeRequest = undefined;
+    const early = this.#early;
+    this.#early = [];
+    return this.#run(() => {
+      this.#output.push(response);
+      this.#opened(options.protocol ?? "", options.extensions ?? "");
+      for (const chunk of early) {
+        if (this.#state === ReadyState.CLOSED) break;
+        this.#decoder.push(chunk);
+      }
+    });
+  }
+
+  /**
+   * Server role: rejects the pending upgrade request with an HTTP `status`
+   * (e.g. 401, 403), optional headers and body. The connection closes.
+   */
+  reject(
+    status: number,
+    options: RejectOptions = {},
+  ): readonly ConnectionEvent[] {
+    this.#pendingRequest();
+    const response = buildRejectResponse(status, options);
+    this.#upgradeRequest = undefined;
+    this.#early = [];
+    return this.#run(() => {
+      this.#output.push(response);
+      this.#closed(1006, `rejected with status ${status}`, false);
+    });
+  }
+
+  #pendingRequest(): UpgradeRequest {
+    if (this.#upgradeRequest === undefined || this.#state !== 0) {
+      throw new Error("no upgrade request is waiting for a decision");
+    }
+    return this.#upgradeRequest;
+  }
+
+  // ---- FrameSink: called by the decoder ----
+
+  /** @internal Part of `FrameSink`; not for applications. */
+  frameStart(header: FrameHeader): void {
+    if (this.#state === ReadyState.CLOSED) return;
+    this.#frameOpcode = header.opcode;
+    if (header.opcode >= Opcode.Close) {
+      this.#controlLength = 0;
+      return;
+    }
+    this.#frameFin = header.fin;
+    this.#messages.frame(header.opcode, header.length);
+  }
+
+  /** @internal Part of `FrameSink`; not for applications. */
+  framePayload(data: Uint8Array): void {
+    if (this.#state === ReadyState.CLOSED) return;
+    if (this.#frameOpcode >= Opcode.Close) {
+      this.#control.set(data, this.#controlLength);
+      this.#controlLength += data.length;
+    } else {
+      this.#messages.append(data);
+    }
+  }
+
+  /** @internal Part of `FrameSink`; not for applications. */
+  frameEnd(): void {
+    if (this.#state === ReadyState.CLOSED) return;
+    if (this.#frameOpcode >= Opcode.Close) {
+      this.#onControl(
+        this.#frameOpcode,
+        this.#control.slice(0, this.#controlLength),
+      );
+    } else if (this.#frameFin) {
+      this.#events.push({ type: "message", data: this.#messages.finish() });
+    }
+  }
+
+  #onControl(opcode: number, payload: Uint8Array): void {
+    if (opcode === Opcode.Ping) {
+      if (!this.#closeSent) this.#write(Opcode.Pong, payload);
+      this.#events.push({ type: "ping", data: payload });
+    } else if (opcode === Opcode.Pong) {
+      this.#events.push({ type: "pong", data: payload });
+    } else {
+      this.#onClose(payload);
+    }
+  }
+
+  #onClose(payload: Uint8Array): void {
+    let code = 1005;
+    let reason = "";
+    if (payload.length === 1) {
+      throw new ProtocolError(1002, "close frame with a 1-byte payload");
+    }
+    if (payload.length >= 2) {
+      code = (payload[0] << 8) | payload[1];
+      if (!isValidWireCloseCode(code)) {
+        throw new ProtocolError(1002, `invalid close code ${code}`);
+      }
+      const reasonBytes = payload.subarray(2);
+      if (!isValidUtf8(reasonBytes)) {
+        throw new ProtocolError(1007, "close reason is not valid UTF-8");
+      }
+      reason = decoder.decode(reasonBytes);
+    }
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      this.#write(
+        Opcode.Close,
+        closePayload(code === 1005 ? undefined : code, ""),
+      );
+    }
+    this.#closed(code, reason, true);
+  }
+
+  #closed(
+    code: number,
+    reason: string,
+    wasClean: boolean,
+    error?: { status?: number; code?: number },
+  ): void {
+    this.#state = ReadyState.CLOSED;
+    if (!wasClean || this.role === "server") this.#wantsTransportClose = true;
+    if (error !== undefined) {
+      const event: ConnectionEvent = {
+        type: "error",
+        code: error.code ?? code,
+        message: reason,
+      };
+      if (error.status !== undefined) event.status = error.status;
+      this.#events.push(event);
+    }
+    this.#events.push({ type: "close", code, reason, wasClean });
+  }
+
+  // ---- commands ----
+
+  #write(opcode: number, payload: Uint8Array, fin = true): void {
+    const chunks = encodeFrame(opcode, payload, { fin, mask: this.#mask });
+    if (chunks.length === 1) this.#output.push(chunks[0]);
+    else this.#output.push(chunks[0], chunks[1]);
+  }
+
+  #requireOpen(what: string): void {
+    if (this.#state !== ReadyState.OPEN) {
+      const names = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"];
+      throw new Error(
+        `cannot ${what}: the connection is ${names[this.#state]}`,
+      );
+    }
+  }
+
+  /**
+   * Queues a message: a string as text, bytes as binary. With
+   * `fragmentSize`, the message goes out as several frames. Throws unless
+   * the connection is `OPEN`. `data` is not copied when it can be written
+   * as is, so do not modify it until it has been written.
+   */
+  send(
+    data: string | ArrayBuffer | ArrayBufferView,
+    options?: SendOptions,
+  ): void {
+    this.#requireOpen("send");
+    const text = typeof data === "string" || options?.text === true;
+    const payload = typeof data === "string"
+      ? encoder.encode(data)
+      : toBytes(data);
+    const opcode = text ? Opcode.Text : Opcode.Binary;
+    const size = options?.fragmentSize;
+    if (size === undefined || payload.length <= size) {
+      this.#write(opcode, payload);
+      return;
+    }
+    if (!(size >= 1)) throw new RangeError("fragmentSize must be at least 1");
+    for (let offset = 0; offset < payload.length; offset += size) {
+      const end = Math.min(offset + size, payload.length);
+      this.#write(
+        offset === 0 ? opcode : Opcode.Continuation,
+        payload.subarray(offset, end),
+        end === payload.length,
+      );
+    }
+  }
+
+  /** Queues a ping with up to 125 bytes of payload. Throws unless `OPEN`. */
+  ping(data: string | Uint8Array = EMPTY_BYTES): void {
+    this.#requireOpen("ping");
+    this.#write(Opcode.Ping, controlBytes(data));
+  }
+
+  /** Queues an unsolicited pong (a heartbeat). Throws unless `OPEN`. */
+  pong(data: string | Uint8Array = EMPTY_BYTES): void {
+    this.#requireOpen("pong");
+    this.#write(Opcode.Pong, controlBytes(data));
+  }
+
+  /**
+   * Starts the closing handshake with an application close code (1000 or
+   * 3000–4999) and a reason of at most 123 UTF-8 bytes; with no code, the
+   * close frame has no payload. Throws `RangeError` for an invalid code or
+   * reason. While connecting, fails the connection instead; once closing or
+   * closed, does nothing.
+   */
+  close(code?: number, reason = ""): readonly ConnectionEvent[] {
+    if (code !== undefined && !isApplicationCloseCode(code)) {
+      throw new RangeError(
+        `close code must be 1000 or 3000-4999, got ${code}`,
+      );
+    }
+    return this.closeWithCode(code ?? (reason ? 1000 : undefined), reason);
+  }
+
+  /**
+   * Like `close()`, but accepts any code that may be sent on the wire
+   * (1000–1003, 1007–1014, 3000–4999), for libraries and servers: 1001 at
+   * shutdown, 1008 for a policy, 1011 for an internal error.
+   */
+  closeWithCode(
+    code: number | undefined,
+    reason = "",
+  ): readonly ConnectionEvent[] {
+    if (code !== undefined && !isValidWireCloseCode(code)) {
+      throw new RangeError(`close code ${code} may not be sent`);
+    }
+    const payload = closePayload(code, reason);
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError("close reason is longer than 123 UTF-8 bytes");
+    }
+    if (this.#state === ReadyState.CONNECTING) {
+      return this.abort("closed before the connection was established");
+    }
+    if (this.#state !== ReadyState.OPEN) return NO_EVENTS;
+    this.#closeSent = true;
+    this.#state = ReadyState.CLOSING;
+    this.#write(Opcode.Close, payload);
+    return NO_EVENTS;
+  }
+
+  /**
+   * Fails the connection now: sends a close frame with `code` (if one can
+   * still be sent) and does not wait for the peer's. Reports `error` and
+   * `close` (wasClean false). For limits and policies enforced outside the
+   * core (rate limits, a full send queue). Does nothing once closed.
+   */
+  fail(code: number, message: string): readonly ConnectionEvent[] {
+    if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
+    return this.#run(() => this.#failNow(code, message));
+  }
+
+  #failNow(code: number, message: string): void {
+    if (this.#state === ReadyState.CLOSED) return;
+    if (this.#state === ReadyState.CONNECTING) {
+      this.#handshakeFailed(message, 400);
+      return;
+    }
+    const reason = truncateUtf8(message, MAX_CONTROL_PAYLOAD - 2);
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      this.#write(Opcode.Close, closePayload(code, reason));
+    }
+    this.#closed(code, reason, false, { code });
+  }
+
+  /** Runs `step` collecting its events; an exception fails the connection. */
+  #run(step: () => void): readonly ConnectionEvent[] {
+    const events: ConnectionEvent[] = this.#events = [];
+    try {
+      step();
+    } catch (error) {
+      const code = error instanceof ProtocolError ? error.code : 1011;
+      this.#failNow(code, errorMessage(error));
+    }
+    return events;
+  }
+
+  /**
+   * Fails the connection without sending anything (the handshake timed out,
+   * the transport broke): reports `error` with `message` and `close` 1006.
+   */
+  abort(message: string): readonly ConnectionEvent[] {
+    if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
+    return this.#run(() => this.#closed(1006, message, false, {}));
+  }
+
+  /**
+   * The timer armed for `deadline` fired: the handshake timed out, the peer
+   * did not answer our close frame (close 1006), or the server did not close
+   * the transport after a clean close (the transport should now close).
+   */
+  timeout(): readonly ConnectionEvent[] {
+    switch (this.#state) {
+      case ReadyState.CONNECTING:
+        return this.abort("opening handshake timed out");
+      case ReadyState.CLOSING:
+        return this.abort("timed out waiting for the peer's close frame");
+      default:
+        if (this.#state === ReadyState.CLOSED) this.#wantsTransportClose = true;
+        return NO_EVENTS;
+    }
+  }
+
+  /**
+   * The transport reached EOF or failed. Without a finished close handshake
+   * this is an abnormal closure: `close` with 1006 and wasClean false (and
+   * an `error` if the connection never opened).
+   */
+  transportClosed(): readonly ConnectionEvent[] {
+    this.#wantsTransportClose = true;
+    if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
+    return this.#run(() => {
+      if (this.#state === ReadyState.CONNECTING) {
+        this.#closed(1006, "connection closed during the handshake", false, {});
+      } else {
+        this.#closed(1006, "", false);
+      }
+    });
+  }
+}
+
+/** The payload of a ping or pong, checked against the 125-byte limit. */
+function controlBytes(data: string | Uint8Array): Uint8Array {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  if (bytes.length > MAX_CONTROL_PAYLOAD) {
+    throw new RangeError("control frame payload is longer than 125 bytes");
+  }
+  return bytes;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,177 @@
+/**
+ * An incremental frame decoder: chunks of any size go in, frame headers and
+ * unmasked payload pieces come out through a {@linkcode FrameSink}.
+ *
+ * The decoder never buffers a payload: each piece it hands on is a view of
+ * the chunk it was given (unmasked in place), so a large frame costs no copy
+ * here. Only a header split across chunks is gathered, in a 14-byte scratch.
+ * It enforces the framing rules of RFC 6455 §5.2–5.5 that need no message
+ * context: reserved bits, opcodes, control-frame length and fragmentation,
+ * masking by role, and the 64-bit length's top bit.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+import { type FrameHeader, MAX_CONTROL_PAYLOAD } from "./frame.ts";
+import { applyMask } from "./mask.ts";
+
+/** Receives what the decoder finds. Any method may throw a `ProtocolError`. */
+export interface FrameSink {
+  /** A frame header arrived; its payload (if any) follows. */
+  frameStart(header: FrameHeader): void;
+  /** A non-empty, unmasked piece of the current frame's payload. */
+  framePayload(data: Uint8Array): void;
+  /** The current frame's payload is complete. */
+  frameEnd(): void;
+}
+
+/** Options for {@linkcode FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** `"server"` requires masked frames, `"client"` requires unmasked ones. */
+  role: "client" | "server";
+  /** Reserved bits an extension has claimed (e.g. `RSV1`); others fail. */
+  allowedRsv?: number;
+}
+
+const VALID_OPCODES = 0b0000_0111_0000_0111; // 0,1,2,8,9,10
+
+/** Parses frames incrementally; see the module doc. */
+export class FrameDecoder {
+  /** Reserved bits currently allowed; an extension may set this. */
+  allowedRsv: number;
+  readonly #expectMasked: boolean;
+  readonly #sink: FrameSink;
+  readonly #scratch = new Uint8Array(14);
+  #scratchLength = 0;
+  readonly #mask = new Uint8Array(4);
+  #masked = false;
+  #maskOffset = 0;
+  #remaining = 0;
+  #inPayload = false;
+
+  /** Creates a decoder that reports to `sink`. */
+  constructor(sink: FrameSink, options: FrameDecoderOptions) {
+    this.#sink = sink;
+    this.#expectMasked = options.role === "server";
+    this.allowedRsv = options.allowedRsv ?? 0;
+  }
+
+  /**
+   * Consumes `chunk`. Masked payloads are unmasked in place, so the caller
+   * hands over the chunk and must not reuse it. Throws `ProtocolError`.
+   */
+  push(chunk: Uint8Array): void {
+    const length = chunk.length;
+    let pos = 0;
+    while (pos < length) {
+      if (this.#inPayload) {
+        const take = Math.min(this.#remaining, length - pos);
+        const piece = chunk.subarray(pos, pos + take);
+        pos += take;
+        if (this.#masked) {
+          applyMask(piece, this.#mask, this.#maskOffset);
+          this.#maskOffset += take;
+        }
+        this.#remaining -= take;
+        if (this.#remaining === 0) this.#inPayload = false;
+        this.#sink.framePayload(piece);
+        if (!this.#inPayload) this.#sink.frameEnd();
+        continue;
+      }
+      if (this.#scratchLength === 0 && length - pos >= 2) {
+        const size = headerSize(chunk[pos + 1]);
+        if (length - pos >= size) {
+          this.#header(chunk, pos);
+          pos += size;
+          continue;
+        }
+      }
+      pos = this.#gather(chunk, pos);
+    }
+  }
+
+  /** Copies header bytes into the scratch until a whole header is there. */
+  #gather(chunk: Uint8Array, pos: number): number {
+    const scratch = this.#scratch;
+    const need = this.#scratchLength < 2 ? 2 : headerSize(scratch[1]);
+    const take = Math.min(need - this.#scratchLength, chunk.length - pos);
+    scratch.set(chunk.subarray(pos, pos + take), this.#scratchLength);
+    this.#scratchLength += take;
+    pos += take;
+    if (
+      this.#scratchLength >= 2 &&
+      this.#scratchLength === headerSize(scratch[1])
+    ) {
+      this.#scratchLength = 0;
+      this.#header(scratch, 0);
+    }
+    return pos;
+  }
+
+  /** Parses and checks a complete header at `buf[p]`, then reports it. */
+  #header(buf: Uint8Array, p: number): void {
+    const b0 = buf[p];
+    const b1 = buf[p + 1];
+    const fin = (b0 & 0x80) !== 0;
+    const rsv = (b0 >> 4) & 0x7;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    p += 2;
+    if ((rsv & ~this.allowedRsv) !== 0) {
+      throw new ProtocolError(1002, "reserved bits set without an extension");
+    }
+    if (((VALID_OPCODES >> opcode) & 1) === 0) {
+      throw new ProtocolError(1002, `reserved opcode 0x${opcode.toString(16)}`);
+    }
+    if (opcode >= 0x8) {
+      if (!fin) throw new ProtocolError(1002, "fragmented control frame");
+      if (length > MAX_CONTROL_PAYLOAD) {
+        throw new ProtocolError(1002, "control frame payload over 125 bytes");
+      }
+    }
+    if (masked !== this.#expectMasked) {
+      throw new ProtocolError(
+        1002,
+        masked ? "masked frame from a server" : "unmasked frame from a client",
+      );
+    }
+    if (length === 126) {
+      length = (buf[p] << 8) | buf[p + 1];
+      p += 2;
+    } else if (length === 127) {
+      const high = ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) |
+        buf[p + 3]) >>> 0;
+      const low = ((buf[p + 4] << 24) | (buf[p + 5] << 16) |
+        (buf[p + 6] << 8) | buf[p + 7]) >>> 0;
+      p += 8;
+      if (high >= 0x8000_0000) {
+        throw new ProtocolError(1002, "64-bit length with the top bit set");
+      }
+      if (high > 0x1f_ffff) {
+        throw new ProtocolError(1009, "frame length over 2^53 bytes");
+      }
+      length = high * 0x1_0000_0000 + low;
+    }
+    this.#masked = masked;
+    if (masked) {
+      const mask = this.#mask;
+      mask[0] = buf[p];
+      mask[1] = buf[p + 1];
+      mask[2] = buf[p + 2];
+      mask[3] = buf[p + 3];
+      this.#maskOffset = 0;
+    }
+    this.#remaining = length;
+    this.#inPayload = length > 0;
+    this.#sink.frameStart({ fin, rsv, opcode, masked, length });
+    if (length === 0) this.#sink.frameEnd();
+  }
+}
+
+/** The size of a header whose second byte is `b1`. */
+function headerSize(b1: number): number {
+  const len = b1 & 0x7f;
+  return 2 + (len === 126 ? 2 : len === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+}

@@ -1,0 +1,152 @@
+/**
+ * Reassembly of data messages from frames (RFC 6455 §5.4): fragmentation
+ * rules, the message size and fragment-count limits (checked when a frame
+ * header arrives, before its payload is held), and incremental UTF-8
+ * validation of text that fails at the first invalid byte.
+ *
+ * @module
+ */
+
+import { concatBytes, EMPTY_BYTES } from "./bytes.ts";
+import { ProtocolError } from "./errors.ts";
+import { Opcode } from "./frame.ts";
+import { Utf8Validator } from "./utf8.ts";
+
+/** Limits on one incoming message. */
+export interface MessageLimits {
+  /** Largest message, summed over its fragments, in bytes. */
+  maxMessageSize: number;
+  /** Most frames one message may span (empty fragments count). */
+  maxFragments: number;
+}
+
+/** Default message limits: 64 MiB and 131,072 fragments. */
+export const DEFAULT_MESSAGE_LIMITS: MessageLimits = Object.freeze({
+  maxMessageSize: 64 * 1024 * 1024,
+  maxFragments: 131_072,
+});
+
+/** Pieces shorter than this are copied together rather than kept apart. */
+const SMALL_PIECE = 1024;
+const STAGING_SIZE = 16 * 1024;
+
+const textDecoder = new TextDecoder();
+
+/** Builds one message at a time out of data frames. */
+export class MessageAssembler {
+  readonly #limits: MessageLimits;
+  readonly #validator = new Utf8Validator();
+  #opcode = 0;
+  #size = 0;
+  #fragments = 0;
+  #pieces: Uint8Array[] = [];
+  #staging: Uint8Array = EMPTY_BYTES;
+  #staged = 0;
+
+  /** Creates an assembler with the given limits. */
+  constructor(limits: MessageLimits) {
+    this.#limits = limits;
+  }
+
+  /** Whether a fragmented message is under way. */
+  get inProgress(): boolean {
+    return this.#opcode !== 0;
+  }
+
+  /**
+   * A data frame header arrived: checks fragmentation order and the limits.
+   * Throws `ProtocolError` (1002, or 1009 for size and fragment count).
+   */
+  frame(opcode: number, length: number): void {
+    if (opcode === Opcode.Continuation) {
+      if (this.#opcode === 0) {
+        throw new ProtocolError(1002, "continuation frame with no message");
+      }
+    } else {
+      if (this.#opcode !== 0) {
+        throw new ProtocolError(
+          1002,
+          "new data frame inside a fragmented message",
+        );
+      }
+      this.#opcode = opcode;
+      this.#size = 0;
+      this.#fragments = 0;
+      if (opcode === Opcode.Text) this.#validator.reset();
+    }
+    this.#size += length;
+    if (this.#size > this.#limits.maxMessageSize) {
+      throw new ProtocolError(
+        1009,
+        `message exceeds ${this.#limits.maxMessageSize} bytes`,
+      );
+    }
+    if (++this.#fragments > this.#limits.maxFragments) {
+      throw new ProtocolError(
+        1009,
+        `message exceeds ${this.#limits.maxFragments} fragments`,
+      );
+    }
+  }
+
+  /**
+   * Adds payload bytes of the current message. Text is validated as it
+   * arrives (1007 at the first invalid byte). Keeps a reference to `data`.
+   */
+  append(data: Uint8Array): void {
+    if (this.#opcode === Opcode.Text && !this.#validator.push(data)) {
+      throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+    }
+    const pieces = this.#pieces;
+    if (pieces.length === 0 && this.#staged === 0) {
+      pieces.push(data);
+    } else if (data.length < SMALL_PIECE) {
+      this.#stage(data);
+    } else {
+      this.#flushStaging();
+      pieces.push(data);
+    }
+  }
+
+  /** Copies a small piece into the staging buffer, so tiny pieces cost little. */
+  #stage(data: Uint8Array): void {
+    if (this.#staged + data.length > this.#staging.length) {
+      this.#flushStaging();
+      this.#staging = new Uint8Array(STAGING_SIZE);
+    }
+    this.#staging.set(data, this.#staged);
+    this.#staged += data.length;
+  }
+
+  #flushStaging(): void {
+    if (this.#staged === 0) return;
+    this.#pieces.push(this.#staging.subarray(0, this.#staged));
+    this.#staging = this.#staging.subarray(this.#staged);
+    this.#staged = 0;
+  }
+
+  /**
+   * The final frame ended: returns the message (text as a string, binary as
+   * bytes) and gets ready for the next. Throws 1007 for truncated UTF-8.
+   */
+  finish(): string | Uint8Array {
+    this.#flushStaging();
+    const pieces = this.#pieces;
+    const data = pieces.length === 0
+      ? EMPTY_BYTES
+      : pieces.length === 1
+      ? pieces[0]
+      : concatBytes(pieces, this.#size);
+    const opcode = this.#opcode;
+    this.#pieces = [];
+    this.#staging = EMPTY_BYTES;
+    this.#opcode = 0;
+    if (opcode !== Opcode.Text) {
+      return data.length === 0 ? new Uint8Array(0) : data;
+    }
+    if (!this.#validator.complete) {
+      throw new ProtocolError(1007, "text message ends inside a character");
+    }
+    return textDecoder.decode(data);
+  }
+}

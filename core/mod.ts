@@ -1,0 +1,93 @@
+/**
+ * The sans-IO core of wskit: RFC 6455 handshake, frames, messages and the
+ * connection state machine, with no I/O, no timers and no runtime globals.
+ * Embed it in any transport: feed it bytes, write what it returns.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "./mod.ts";
+ *
+ * // A client and a server wired together in memory.
+ * const client = Connection.client("ws://example.test/chat");
+ * const server = Connection.server();
+ * for (const chunk of client.takeOutput()) {
+ *   for (const event of server.receive(chunk)) {
+ *     if (event.type === "request") server.accept();
+ *   }
+ * }
+ * for (const chunk of server.takeOutput()) client.receive(chunk); // "open"
+ * client.send("hello");
+ * for (const chunk of client.takeOutput()) {
+ *   for (const event of server.receive(chunk)) {
+ *     if (event.type === "message") console.log(event.data); // "hello"
+ *   }
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  CloseCode,
+  closeCodeName,
+  isApplicationCloseCode,
+  isValidWireCloseCode,
+} from "./close.ts";
+export {
+  type ClientConnectionOptions,
+  Connection,
+  type ConnectionEvent,
+  type ConnectionOptions,
+  type OpenConnectionOptions,
+  ReadyState,
+  type ReadyStateValue,
+  type SendOptions,
+  type ServerConnectionOptions,
+} from "./connection.ts";
+export {
+  FrameDecoder,
+  type FrameDecoderOptions,
+  type FrameSink,
+} from "./decoder.ts";
+export { encodeFrame, type EncodeOptions, frameHeaderSize } from "./encoder.ts";
+export { ProtocolError } from "./errors.ts";
+export {
+  type FrameHeader,
+  isControlOpcode,
+  Opcode,
+  RSV1,
+  RSV2,
+  RSV3,
+} from "./frame.ts";
+export {
+  type AcceptOptions,
+  buildAcceptResponse,
+  buildClientRequest,
+  buildRejectResponse,
+  type ClientRequest,
+  type ClientRequestOptions,
+  computeAccept,
+  generateKey,
+  HandshakeError,
+  type HeaderInit,
+  parseProtocolList,
+  type RejectOptions,
+  type ServerResponseResult,
+  type UpgradeRequest,
+  validateServerResponse,
+  validateUpgradeRequest,
+  WEBSOCKET_GUID,
+} from "./handshake.ts";
+export {
+  DEFAULT_HTTP_LIMITS,
+  HeaderMap,
+  HttpError,
+  HttpHeadParser,
+  type HttpLimits,
+  type HttpParseResult,
+  type HttpRequestHead,
+  type HttpResponseHead,
+} from "./http.ts";
+export { applyMask, maskInto } from "./mask.ts";
+export { DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./message.ts";
+export { isValidUtf8, Utf8Validator } from "./utf8.ts";

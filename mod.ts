@@ -1,0 +1,60 @@
+/**
+ * wskit: a WebSocket (RFC 6455) kit that runs unchanged on Node.js, Deno and
+ * Bun — a browser-compatible `WebSocket` client and a server with upgrade
+ * hooks, over a pure sans-IO core (`wskit/core`).
+ *
+ * @example
+ * ```ts
+ * import { serve, WebSocket } from "./mod.ts";
+ *
+ * const server = await serve({
+ *   port: 0,
+ *   protocols: ["chat"],
+ *   onConnection(socket) {
+ *     socket.onmessage = (event) => socket.send(event.data);
+ *   },
+ * });
+ * const ws = new WebSocket(`ws://127.0.0.1:${server.port}`, ["chat"]);
+ * ws.onopen = () => ws.send("hello");
+ * ws.onmessage = (event) => {
+ *   console.log(event.data, ws.protocol); // "hello chat"
+ *   ws.close(1000);
+ * };
+ * ws.onclose = () => server.close();
+ * ```
+ *
+ * @module
+ */
+
+import { currentRuntime } from "./adapters/runtime.ts";
+import { type ServeOptions, WebSocketServer } from "./adapters/server.ts";
+
+export { computeAccept } from "./core/handshake.ts";
+export { CloseCode, closeCodeName } from "./core/close.ts";
+export type { UpgradeRequest } from "./core/handshake.ts";
+export {
+  type BinaryType,
+  type SendData,
+  WebSocket,
+  WebSocketCloseEvent as CloseEvent,
+  WebSocketErrorEvent,
+  type WebSocketOptions,
+} from "./adapters/websocket.ts";
+export {
+  type AuthResult,
+  type PeerInfo,
+  type Rejection,
+  selectProtocol,
+  type ServeOptions,
+  WebSocketServer,
+} from "./adapters/server.ts";
+export { currentRuntime } from "./adapters/runtime.ts";
+export type { Runtime, Transport } from "./adapters/transport.ts";
+
+/**
+ * Starts a WebSocket server on the current runtime (Node, Deno or Bun) and
+ * resolves once it listens. `port: 0` picks a free port (see `.port`).
+ */
+export function serve(options: ServeOptions = {}): Promise<WebSocketServer> {
+  return new WebSocketServer(currentRuntime(), options).listen();
+}
