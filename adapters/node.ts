@@ -50,7 +50,11 @@ export class NodeTransport implements Transport {
   constructor(socket: net.Socket) {
     this.#socket = socket;
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Uint8Array) => this.handlers.data(chunk));
+    // Hand on plain Uint8Array views (not Buffers), as the other runtimes do.
+    socket.on("data", (chunk: Uint8Array) =>
+      this.handlers.data(
+        new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      ));
     socket.on("drain", () => this.handlers.drain());
     socket.on("error", () => {}); // reported through "close"
     socket.on("close", () => {

@@ -55,10 +55,14 @@ export interface ServeOptions extends ConnectionOptions {
   /** Accept upgrades only on this path; others get 404. */
   path?: string;
   /**
-   * Subprotocols this server speaks, most preferred first. The first of
-   * these that the client offered is selected.
+   * Subprotocols this server speaks, most preferred first: the first of
+   * these that the client offered is selected. Or a function that picks one
+   * of the offered list itself (return "" for none), e.g. to honour the
+   * client's order of preference.
    */
-  protocols?: readonly string[];
+  protocols?:
+    | readonly string[]
+    | ((offered: readonly string[], request: UpgradeRequest) => string);
   /** Reject (400) a client that offers none of `protocols`. */
   requireProtocol?: boolean;
   /**
@@ -271,7 +275,10 @@ export class WebSocketServer {
   ): Promise<void> {
     const options = this.#options;
     let rejection: Rejection | undefined;
-    const protocol = selectProtocol(request.protocols, options.protocols ?? []);
+    const protocols = options.protocols ?? [];
+    const protocol = typeof protocols === "function"
+      ? protocols(request.protocols, request)
+      : selectProtocol(request.protocols, protocols);
     if (options.path !== undefined && request.path !== options.path) {
       rejection = { status: 404, body: "no WebSocket endpoint here" };
     } else if (!originAllowed(options.origins, request.origin)) {

@@ -7,7 +7,8 @@
  *     deno run -A bench/mask.bench.ts
  *     bun run bench/mask.bench.ts
  *
- * Pass `--quick` for shorter runs. Each task call processes about 256 KiB
+ * Pass `--quick` for shorter runs, `--filter TEXT` to run only the tasks whose
+ * name contains TEXT. Each task call processes about 256 KiB
  * (a small payload is repeated), so per-call timer overhead stays negligible;
  * the table shows GB/s (10^9 bytes per second).
  *
@@ -37,8 +38,13 @@ const wsBuffer = require(join(wsDir, "lib", "buffer-util.js")) as {
   unmask: WsUnmask;
 };
 
-const quick = (globalThis as { process?: { argv: string[] } }).process?.argv
-  .includes("--quick") ?? false;
+const argv = (globalThis as { process?: { argv: string[] } }).process?.argv ??
+  [];
+const quick = argv.includes("--quick");
+/** `--filter TEXT` keeps only the tasks whose name contains TEXT. */
+const filter = argv.includes("--filter")
+  ? argv[argv.indexOf("--filter") + 1]
+  : "";
 
 const key = new Uint8Array([0x6d, 0xb6, 0xb2, 0x80]);
 const kernel = instantiateMaskKernel();
@@ -74,6 +80,7 @@ const bytesPerCall = new Map<string, number>();
 
 function add(name: string, size: number, fn: () => void): void {
   bytesPerCall.set(name, size * repeats(size));
+  if (!name.includes(filter)) return;
   bench.add(name, fn);
 }
 

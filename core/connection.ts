@@ -545,11 +545,9 @@ export class Connection implements FrameSink {
       reason = decoder.decode(reasonBytes);
     }
     if (!this.#closeSent) {
+      // Echo the peer's close: the same code and reason (or no payload).
       this.#closeSent = true;
-      this.#write(
-        Opcode.Close,
-        closePayload(code === 1005 ? undefined : code, ""),
-      );
+      this.#write(Opcode.Close, payload);
     }
     this.#closed(code, reason, true);
   }

@@ -158,7 +158,7 @@ export interface WasmNamespace {
   /** Synchronous compilation. */
   Module: new (bytes: BufferSource) => object;
   /** Synchronous instantiation. */
-  Instance: new (module: never) => { exports: Record<string, unknown> };
+  Instance: new (module: object) => { exports: Record<string, unknown> };
 }
 
 /**
@@ -176,7 +176,7 @@ export function instantiateMaskKernel(
   try {
     if (wasm == null || !wasm.validate(MASK_WASM_BYTES)) return null;
     const instance = new wasm.Instance(
-      new wasm.Module(MASK_WASM_BYTES) as never,
+      new wasm.Module(MASK_WASM_BYTES),
     );
     const { memory, xor } = instance.exports as {
       memory?: { buffer?: unknown };

@@ -209,7 +209,10 @@ test("connection: peer close is echoed with its code and ends cleanly", () => {
     reason: "bye",
     wasClean: true,
   });
-  assert.deepEqual(output(s), bytes(0x88, 0x02, 0x03, 0xe8));
+  assert.deepEqual(
+    output(s),
+    concat(bytes(0x88, 0x05, 0x03, 0xe8), new TextEncoder().encode("bye")),
+  );
   assert.equal(s.state, ReadyState.CLOSED);
   assert.equal(
     s.wantsTransportClose,
@@ -307,7 +310,7 @@ test("connection: local close waits for the peer's close, then is clean", () => 
   assert.deepEqual(closeOf(clientEvents), {
     type: "close",
     code: 4000,
-    reason: "",
+    reason: "done",
     wasClean: true,
   });
   assert.equal(c.state, ReadyState.CLOSED);
