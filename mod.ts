@@ -34,6 +34,7 @@ export { CloseCode, closeCodeName } from "./core/close.ts";
 export type { UpgradeRequest } from "./core/handshake.ts";
 export {
   type BinaryType,
+  type Handler as EventHandler,
   type SendData,
   WebSocket,
   WebSocketCloseEvent as CloseEvent,
@@ -49,7 +50,16 @@ export {
   WebSocketServer,
 } from "./adapters/server.ts";
 export { currentRuntime } from "./adapters/runtime.ts";
-export type { Runtime, Transport } from "./adapters/transport.ts";
+export type {
+  ClientTlsOptions,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  Runtime,
+  ServerTlsOptions,
+  Transport,
+  TransportHandlers,
+} from "./adapters/transport.ts";
 
 /**
  * Starts a WebSocket server on the current runtime (Node, Deno or Bun) and

@@ -90,7 +90,8 @@ export class WebSocketErrorEvent extends Event {
 /** How binary messages are delivered. */
 export type BinaryType = "blob" | "arraybuffer" | "uint8array";
 
-type Handler = ((event: Event) => unknown) | null;
+/** The value of an `on…` handler property: a listener, or null for none. */
+export type Handler = ((event: Event) => unknown) | null;
 const HANDLER_NAMES = ["open", "message", "error", "close"] as const;
 type HandlerName = typeof HANDLER_NAMES[number];
 

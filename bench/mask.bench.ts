@@ -146,11 +146,11 @@ for (const [label, size] of SIZES) {
   add("unmask 64 KiB @+2 applyMask", size, () => {
     for (let r = 0; r < n; r++) applyMask(data, key);
   });
-  add("mask   64 KiB @+2→+6 maskIntoJs", size, () => {
-    for (let r = 0; r < n; r++) maskIntoJs(data, target, 6, key);
-  });
   add("mask   64 KiB @+2→+7 maskIntoJs", size, () => {
     for (let r = 0; r < n; r++) maskIntoJs(data, target, 7, key);
+  });
+  add("mask   64 KiB @+2→+7 maskInto", size, () => {
+    for (let r = 0; r < n; r++) maskInto(data, target, 7, key);
   });
 }
 

@@ -40,6 +40,12 @@ import { isApplicationCloseCode, isValidWireCloseCode } from "./close.ts";
 import { FrameDecoder, type FrameSink } from "./decoder.ts";
 import { encodeFrame } from "./encoder.ts";
 import { ProtocolError } from "./errors.ts";
+import {
+  acceptExtensions,
+  type Extension,
+  type ExtensionNegotiator,
+  negotiateExtensions,
+} from "./extension.ts";
 import { type FrameHeader, MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
 import {
   type AcceptOptions,
@@ -127,6 +133,11 @@ export interface ConnectionOptions extends Partial<MessageLimits> {
   closeTimeout?: number;
   /** Milliseconds the opening handshake may take. Default 10000. */
   handshakeTimeout?: number;
+  /**
+   * Extensions to negotiate during the handshake (client: offered in this
+   * order; server: accepted in this order of preference).
+   */
+  extensionNegotiators?: readonly ExtensionNegotiator[];
 }
 
 /** Options for a connection that starts `OPEN`. */
@@ -137,6 +148,8 @@ export interface OpenConnectionOptions extends ConnectionOptions {
   protocol?: string;
   /** The negotiated extensions header value ("" for none). */
   extensions?: string;
+  /** The negotiated extension instances (their RSV bits become legal). */
+  activeExtensions?: readonly Extension[];
 }
 
 /** Options for {@linkcode Connection.client}. */
@@ -201,6 +214,9 @@ export class Connection implements FrameSink {
   readonly #messages: MessageAssembler;
   readonly #mask: boolean;
   #events: ConnectionEvent[] = [];
+  /** Negotiated extensions, in negotiation order. */
+  #active: readonly Extension[] = [];
+  #negotiators: readonly ExtensionNegotiator[] = [];
   #output: Uint8Array[] = [];
   #closeSent = false;
   #wantsTransportClose = false;
@@ -227,6 +243,10 @@ export class Connection implements FrameSink {
     this.#handshakeTimeout = options.handshakeTimeout ?? 10000;
     this.#mask = this.role === "client";
     this.#decoder = new FrameDecoder(this, { role: this.role });
+    this.#negotiators = options.extensionNegotiators ?? [];
+    if (options.activeExtensions !== undefined) {
+      this.#activate(options.activeExtensions);
+    }
     this.#messages = new MessageAssembler({
       maxMessageSize: options.maxMessageSize ??
         DEFAULT_MESSAGE_LIMITS.maxMessageSize,
@@ -243,7 +263,12 @@ export class Connection implements FrameSink {
     url: string | URL,
     options: ClientConnectionOptions = {},
   ): Connection {
-    const request = buildClientRequest(url, options);
+    const offers = (options.extensionNegotiators ?? []).map((n) => n.offer());
+    if (options.extensions !== undefined) offers.unshift(options.extensions);
+    const request = buildClientRequest(url, {
+      ...options,
+      extensions: offers.length === 0 ? undefined : offers.join(", "),
+    });
     const conn = new Connection({ ...options, role: "client" });
     conn.#state = ReadyState.CONNECTING;
     conn.#clientRequest = request;
@@ -377,6 +402,9 @@ export class Connection implements FrameSink {
       let negotiated;
       try {
         negotiated = validateServerResponse(head, this.#clientRequest!);
+        this.#activate(
+          acceptExtensions(negotiated.extensions, this.#negotiators),
+        );
       } catch (error) {
         this.#handshakeFailed(errorMessage(error), head.status);
         return undefined;
@@ -420,6 +448,28 @@ export class Connection implements FrameSink {
     this.#closed(1006, message, false, { status });
   }
 
+  /** Makes `extensions` live: their RSV bits become legal on receive. */
+  #activate(extensions: readonly Extension[]): void {
+    this.#active = extensions;
+    let rsv = 0;
+    for (const extension of extensions) rsv |= extension.rsv;
+    this.#decoder.allowedRsv = rsv;
+  }
+
+  /** Runs a received message through the extensions, last first. */
+  readonly #decodeExtensions = (
+    payload: Uint8Array,
+    rsv: number,
+    maxSize: number,
+  ): Uint8Array => {
+    const active = this.#active;
+    for (let i = active.length - 1; i >= 0; i--) {
+      const bits = rsv & active[i].rsv;
+      if (bits !== 0) payload = active[i].decode(payload, bits, maxSize);
+    }
+    return payload;
+  };
+
   #opened(protocol: string, extensions: string, headers?: HeaderMap): void {
     this.#state = ReadyState.OPEN;
     this.#protocol = protocol;
@@ -439,13 +489,19 @@ export class Connection implements FrameSink {
    */
   accept(options: AcceptOptions = {}): readonly ConnectionEvent[] {
     const request = this.#pendingRequest();
-    const response = buildAcceptResponse(request, options);
+    let extensions = options.extensions;
+    if (extensions === undefined && this.#negotiators.length > 0) {
+      const chosen = negotiateExtensions(request.extensions, this.#negotiators);
+      extensions = chosen.map((e) => e.response).join(", ") || undefined;
+      this.#activate(chosen);
+    }
+    const response = buildAcceptResponse(request, { ...options, extensions });
     this.#upgradeRequest = undefined;
     const early = this.#early;
     this.#early = [];
     return this.#run(() => {
       this.#output.push(response);
-      this.#opened(options.protocol ?? "", options.extensions ?? "");
+      this.#opened(options.protocol ?? "", extensions ?? "");
       for (const chunk of early) {
         if (this.#state === ReadyState.CLOSED) break;
         this.#decoder.push(chunk);
@@ -485,11 +541,14 @@ export class Connection implements FrameSink {
     if (this.#state === ReadyState.CLOSED) return;
     this.#frameOpcode = header.opcode;
     if (header.opcode >= Opcode.Close) {
+      if (header.rsv !== 0) {
+        throw new ProtocolError(1002, "reserved bits set on a control frame");
+      }
       this.#controlLength = 0;
       return;
     }
     this.#frameFin = header.fin;
-    this.#messages.frame(header.opcode, header.length);
+    this.#messages.frame(header.opcode, header.length, header.rsv);
   }
 
   /** @internal Part of `FrameSink`; not for applications. */
@@ -512,7 +571,12 @@ export class Connection implements FrameSink {
         this.#control.slice(0, this.#controlLength),
       );
     } else if (this.#frameFin) {
-      this.#events.push({ type: "message", data: this.#messages.finish() });
+      this.#events.push({
+        type: "message",
+        data: this.#messages.finish(
+          this.#active.length === 0 ? undefined : this.#decodeExtensions,
+        ),
+      });
     }
   }
 
@@ -560,6 +624,7 @@ export class Connection implements FrameSink {
   ): void {
     this.#state = ReadyState.CLOSED;
     if (!wasClean || this.role === "server") this.#wantsTransportClose = true;
+    for (const extension of this.#active) extension.dispose();
     if (error !== undefined) {
       const event: ConnectionEvent = {
         type: "error",
@@ -574,8 +639,8 @@ export class Connection implements FrameSink {
 
   // ---- commands ----
 
-  #write(opcode: number, payload: Uint8Array, fin = true): void {
-    const chunks = encodeFrame(opcode, payload, { fin, mask: this.#mask });
+  #write(opcode: number, payload: Uint8Array, fin = true, rsv = 0): void {
+    const chunks = encodeFrame(opcode, payload, { fin, rsv, mask: this.#mask });
     if (chunks.length === 1) this.#output.push(chunks[0]);
     else this.#output.push(chunks[0], chunks[1]);
   }
@@ -601,13 +666,19 @@ export class Connection implements FrameSink {
   ): void {
     this.#requireOpen("send");
     const text = typeof data === "string" || options?.text === true;
-    const payload = typeof data === "string"
+    let payload = typeof data === "string"
       ? encoder.encode(data)
       : toBytes(data);
     const opcode = text ? Opcode.Text : Opcode.Binary;
+    let rsv = 0;
+    for (const extension of this.#active) {
+      const encoded = extension.encode(payload, opcode);
+      payload = encoded.payload;
+      rsv |= encoded.rsv;
+    }
     const size = options?.fragmentSize;
     if (size === undefined || payload.length <= size) {
-      this.#write(opcode, payload);
+      this.#write(opcode, payload, true, rsv);
       return;
     }
     if (!(size >= 1)) throw new RangeError("fragmentSize must be at least 1");
@@ -617,6 +688,7 @@ export class Connection implements FrameSink {
         offset === 0 ? opcode : Opcode.Continuation,
         payload.subarray(offset, end),
         end === payload.length,
+        offset === 0 ? rsv : 0,
       );
     }
   }

@@ -10,7 +10,7 @@
 import { concatBytes, EMPTY_BYTES } from "./bytes.ts";
 import { ProtocolError } from "./errors.ts";
 import { Opcode } from "./frame.ts";
-import { Utf8Validator } from "./utf8.ts";
+import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
 /** Limits on one incoming message. */
 export interface MessageLimits {
@@ -37,6 +37,7 @@ export class MessageAssembler {
   readonly #limits: MessageLimits;
   readonly #validator = new Utf8Validator();
   #opcode = 0;
+  #rsv = 0;
   #size = 0;
   #fragments = 0;
   #pieces: Uint8Array[] = [];
@@ -57,10 +58,13 @@ export class MessageAssembler {
    * A data frame header arrived: checks fragmentation order and the limits.
    * Throws `ProtocolError` (1002, or 1009 for size and fragment count).
    */
-  frame(opcode: number, length: number): void {
+  frame(opcode: number, length: number, rsv = 0): void {
     if (opcode === Opcode.Continuation) {
       if (this.#opcode === 0) {
         throw new ProtocolError(1002, "continuation frame with no message");
+      }
+      if (rsv !== 0) {
+        throw new ProtocolError(1002, "reserved bits set on a continuation");
       }
     } else {
       if (this.#opcode !== 0) {
@@ -70,6 +74,7 @@ export class MessageAssembler {
         );
       }
       this.#opcode = opcode;
+      this.#rsv = rsv;
       this.#size = 0;
       this.#fragments = 0;
       if (opcode === Opcode.Text) this.#validator.reset();
@@ -94,7 +99,10 @@ export class MessageAssembler {
    * arrives (1007 at the first invalid byte). Keeps a reference to `data`.
    */
   append(data: Uint8Array): void {
-    if (this.#opcode === Opcode.Text && !this.#validator.push(data)) {
+    if (
+      this.#opcode === Opcode.Text && this.#rsv === 0 &&
+      !this.#validator.push(data)
+    ) {
       throw new ProtocolError(1007, "invalid UTF-8 in a text message");
     }
     const pieces = this.#pieces;
@@ -127,12 +135,16 @@ export class MessageAssembler {
 
   /**
    * The final frame ended: returns the message (text as a string, binary as
-   * bytes) and gets ready for the next. Throws 1007 for truncated UTF-8.
+   * bytes) and gets ready for the next. A message whose first frame had
+   * reserved bits set goes through `decode` (the extensions) first, and its
+   * text is validated whole. Throws 1007 for invalid UTF-8.
    */
-  finish(): string | Uint8Array {
+  finish(
+    decode?: (payload: Uint8Array, rsv: number, maxSize: number) => Uint8Array,
+  ): string | Uint8Array {
     this.#flushStaging();
     const pieces = this.#pieces;
-    const data = pieces.length === 0
+    let data = pieces.length === 0
       ? EMPTY_BYTES
       : pieces.length === 1
       ? pieces[0]
@@ -141,10 +153,20 @@ export class MessageAssembler {
     this.#pieces = [];
     this.#staging = EMPTY_BYTES;
     this.#opcode = 0;
+    const rsv = this.#rsv;
+    if (rsv !== 0) {
+      if (decode === undefined) {
+        throw new ProtocolError(1002, "reserved bits set without an extension");
+      }
+      data = decode(data, rsv, this.#limits.maxMessageSize);
+      if (opcode === Opcode.Text && !isValidUtf8(data)) {
+        throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+      }
+    }
     if (opcode !== Opcode.Text) {
       return data.length === 0 ? new Uint8Array(0) : data;
     }
-    if (!this.#validator.complete) {
+    if (rsv === 0 && !this.#validator.complete) {
       throw new ProtocolError(1007, "text message ends inside a character");
     }
     return textDecoder.decode(data);

@@ -23,6 +23,8 @@ function makeCertificate(): { cert: string; key: string } {
       "/CN=localhost",
       "-addext",
       "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
       "-days",
       "1",
       "-keyout",

@@ -1,0 +1,186 @@
+/**
+ * The extension interface (RFC 6455 §9): how an extension is negotiated in
+ * the `Sec-WebSocket-Extensions` header, which reserved bits it owns, and
+ * how it transforms whole messages on send and receive. permessage-deflate
+ * implements it; so can any other extension.
+ *
+ * @module
+ */
+
+import { isToken } from "./http.ts";
+
+/** One extension in a `Sec-WebSocket-Extensions` header: name and params. */
+export interface ExtensionParams {
+  /** The extension token, e.g. `"permessage-deflate"`. */
+  name: string;
+  /** Parameters in order; a valueless parameter has the value `true`. */
+  params: [string, string | true][];
+}
+
+/** A negotiated extension, one instance per connection. */
+export interface Extension {
+  /** The extension token. */
+  readonly name: string;
+  /** The reserved bits it may set (RSV1 is 0b100). */
+  readonly rsv: number;
+  /** The `Sec-WebSocket-Extensions` element that describes it. */
+  readonly response: string;
+  /**
+   * Transforms an outgoing data message; returns the payload to frame and
+   * the reserved bits to set on its first frame (0 to send it unchanged).
+   */
+  encode(
+    payload: Uint8Array,
+    opcode: number,
+  ): { payload: Uint8Array; rsv: number };
+  /**
+   * Transforms an incoming data message whose first frame carried `rsv`
+   * (only bits this extension owns). The result may not exceed `maxSize`
+   * bytes: throw `ProtocolError(1009)` instead of producing more.
+   */
+  decode(payload: Uint8Array, rsv: number, maxSize: number): Uint8Array;
+  /** Releases any state; the connection is closed. */
+  dispose(): void;
+}
+
+/** The negotiation side of an extension. */
+export interface ExtensionNegotiator {
+  /** The extension token it negotiates. */
+  readonly name: string;
+  /** Client: the offer to send (one or more comma-separated elements). */
+  offer(): string;
+  /**
+   * Client: the server accepted with `params`. Returns the instance, or
+   * throws an `Error` saying why the response is invalid (the handshake
+   * then fails).
+   */
+  accept(params: ExtensionParams): Extension;
+  /**
+   * Server: the client's offers for this extension, in its order of
+   * preference. Returns the accepted instance (its `response` goes in the
+   * 101), or undefined to decline all of them. Invalid offers are declined,
+   * not fatal.
+   */
+  respond(offers: ExtensionParams[]): Extension | undefined;
+}
+
+/**
+ * Parses a `Sec-WebSocket-Extensions` value into elements. Returns
+ * undefined if it is malformed (RFC 6455 §9.1 grammar; values may be tokens
+ * or quoted strings whose content must be a token).
+ */
+export function parseExtensions(value: string): ExtensionParams[] | undefined {
+  const result: ExtensionParams[] = [];
+  for (const element of splitOutsideQuotes(value, ",")) {
+    if (element.trim() === "") continue;
+    const parts = splitOutsideQuotes(element, ";").map((p) => p.trim());
+    const name = parts[0];
+    if (!isToken(name)) return undefined;
+    const params: [string, string | true][] = [];
+    for (const part of parts.slice(1)) {
+      const eq = part.indexOf("=");
+      if (eq === -1) {
+        if (!isToken(part)) return undefined;
+        params.push([part.toLowerCase(), true]);
+        continue;
+      }
+      const key = part.slice(0, eq).trim();
+      let raw = part.slice(eq + 1).trim();
+      if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"')) {
+        raw = raw.slice(1, -1).replace(/\\(.)/g, "$1");
+      }
+      if (!isToken(key) || !isToken(raw)) return undefined;
+      params.push([key.toLowerCase(), raw]);
+    }
+    result.push({ name: name.toLowerCase(), params });
+  }
+  return result;
+}
+
+function splitOutsideQuotes(text: string, separator: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === "\\" && quoted) i++;
+    else if (c === separator && !quoted) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out;
+}
+
+/** Serializes one element: `name; a; b=1`. */
+export function formatExtension(element: ExtensionParams): string {
+  return [
+    element.name,
+    ...element.params.map(([k, v]) => (v === true ? k : `${k}=${v}`)),
+  ].join("; ");
+}
+
+/**
+ * Server side: picks extensions for a request's offer header, in the
+ * server's order of negotiators. Returns the instances (response built from
+ * their `response`). A malformed header declines every extension.
+ */
+export function negotiateExtensions(
+  offer: string | undefined,
+  negotiators: readonly ExtensionNegotiator[],
+): Extension[] {
+  if (offer === undefined || negotiators.length === 0) return [];
+  const elements = parseExtensions(offer);
+  if (elements === undefined) return [];
+  const accepted: Extension[] = [];
+  let used = 0;
+  for (const negotiator of negotiators) {
+    const offers = elements.filter((e) => e.name === negotiator.name);
+    if (offers.length === 0) continue;
+    const extension = negotiator.respond(offers);
+    if (extension === undefined || (extension.rsv & used) !== 0) continue;
+    used |= extension.rsv;
+    accepted.push(extension);
+  }
+  return accepted;
+}
+
+/**
+ * Client side: checks the server's response header against what was
+ * offered and returns the instances. Throws an `Error` for an extension not
+ * offered, one accepted twice, invalid parameters or clashing RSV bits.
+ */
+export function acceptExtensions(
+  response: string,
+  negotiators: readonly ExtensionNegotiator[],
+): Extension[] {
+  if (response.trim() === "") return [];
+  const elements = parseExtensions(response);
+  if (elements === undefined) {
+    throw new Error("malformed Sec-WebSocket-Extensions in the response");
+  }
+  const accepted: Extension[] = [];
+  let used = 0;
+  for (const element of elements) {
+    const negotiator = negotiators.find((n) => n.name === element.name);
+    if (negotiator === undefined) {
+      throw new Error(
+        `server accepted extension "${element.name}" that was not offered`,
+      );
+    }
+    if (accepted.some((e) => e.name === element.name)) {
+      throw new Error(`server accepted extension "${element.name}" twice`);
+    }
+    const extension = negotiator.accept(element);
+    if ((extension.rsv & used) !== 0) {
+      throw new Error(
+        "extensions in the response claim the same reserved bits",
+      );
+    }
+    used |= extension.rsv;
+    accepted.push(extension);
+  }
+  return accepted;
+}
