@@ -28,6 +28,12 @@
 
 import { currentRuntime } from "./adapters/runtime.ts";
 import { type ServeOptions, WebSocketServer } from "./adapters/server.ts";
+import { setDefaultRuntime } from "./adapters/websocket.ts";
+
+// `new WebSocket(url)` uses the adapter of the runtime this code runs on.
+// (adapters/websocket.ts does not import the runtime adapters itself, so that
+// it loads in browsers.)
+setDefaultRuntime(currentRuntime);
 
 export { computeAccept } from "./core/handshake.ts";
 export { CloseCode, closeCodeName } from "./core/close.ts";
@@ -43,12 +49,21 @@ export {
 } from "./adapters/websocket.ts";
 export {
   type AuthResult,
+  chooseProtocol,
+  type ChooseProtocolOptions,
   type PeerInfo,
   type Rejection,
   selectProtocol,
   type ServeOptions,
   WebSocketServer,
 } from "./adapters/server.ts";
+export {
+  WebSocketError,
+  WebSocketStream,
+  type WebSocketStreamCloseInfo,
+  type WebSocketStreamOpenInfo,
+  type WebSocketStreamOptions,
+} from "./adapters/websocket_stream.ts";
 export { currentRuntime } from "./adapters/runtime.ts";
 export type {
   ClientTlsOptions,

@@ -37,6 +37,7 @@ import {
   type Transport,
   type TransportHandlers,
 } from "./transport.ts";
+import { zlibCodec } from "./deflate.ts";
 
 /** Queued bytes at which `write` starts returning false. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -59,6 +60,9 @@ let pendingTransport: (verify: boolean) => BunTransport;
 /** Reports a failed connection attempt (ignored if already closed). */
 let failTransport: (transport: BunTransport, error: Error) => void;
 
+/** Wraps a socket accepted by `Bun.listen`. */
+let acceptedTransport: (socket: BunSocket) => BunTransport;
+
 /**
  * A Bun TCP or TLS socket as a wskit transport. Made by
  * {@linkcode bunRuntime}'s `connect` and `listen`; a client transport
@@ -75,6 +79,8 @@ export class BunTransport implements Transport {
   #paused = false;
   /** `end()` was called: shut down once the queue is empty. */
   #ending = false;
+  /** We sent EOF. */
+  #shutDown = false;
   /** The peer sent EOF. */
   #peerEnded = false;
   #closed = false;
@@ -85,12 +91,11 @@ export class BunTransport implements Transport {
   #remoteAddress: string | undefined;
 
   /**
-   * Wraps an open socket (one accepted by `Bun.listen` with this module's
-   * handlers). Use {@linkcode bunRuntime} rather than calling this.
+   * Creates a transport with no socket yet; {@linkcode bunRuntime}'s
+   * `connect` and `listen` attach one. (Bun's socket type stays out of the
+   * public API, so the declarations need no Bun types.)
    */
-  constructor(socket?: BunSocket) {
-    if (socket !== undefined) this.#open(socket);
-  }
+  constructor() {}
 
   get buffered(): number {
     return this.#buffered;
@@ -213,15 +218,18 @@ export class BunTransport implements Transport {
         this.#head = 0;
       }
       if (this.#buffered > 0) return;
-      if (!this.#ending) this.handlers.drain();
+      if (!this.#ending) {
+        this.handlers.drain(); // may call `end()`, which then shuts down
+        return;
+      }
     }
-    if (this.#ending && this.#buffered === 0 && !this.#closed) {
-      this.#shutdown();
-    }
+    if (this.#ending) this.#shutdown();
   }
 
-  /** Sends EOF; once the peer's EOF came too, closes. */
+  /** Sends EOF (once); if the peer's EOF came already, closes. */
   #shutdown(): void {
+    if (this.#shutDown || this.#closed) return;
+    this.#shutDown = true;
     const socket = this.#socket!;
     if (this.#peerEnded) socket.end();
     else socket.shutdown();
@@ -257,11 +265,10 @@ export class BunTransport implements Transport {
         const transport = socket.data;
         if (transport === undefined || transport.#closed) return;
         transport.#peerEnded = true;
-        if (transport.#ending) {
-          if (transport.#buffered === 0) socket.end();
-        } else {
-          transport.end();
-        }
+        // Our EOF went out already: both sides are done. Else send it (and
+        // close) once the queue is empty.
+        if (transport.#shutDown) socket.end();
+        else transport.end();
       },
       close(socket, error) {
         const transport = socket.data;
@@ -297,6 +304,11 @@ export class BunTransport implements Transport {
       return transport;
     };
     failTransport = (transport, error) => transport.#finish(error);
+    acceptedTransport = (socket) => {
+      const transport = new BunTransport();
+      transport.#open(socket);
+      return transport;
+    };
   }
 }
 
@@ -345,7 +357,7 @@ function listen(
       socket: {
         ...clientHandlers,
         open(socket) {
-          accept(new BunTransport(socket));
+          accept(acceptedTransport(socket));
         },
       },
     });
@@ -364,4 +376,9 @@ function listen(
 }
 
 /** The Bun runtime adapter. */
-export const bunRuntime: Runtime = { name: "bun", connect, listen };
+export const bunRuntime: Runtime = {
+  name: "bun",
+  connect,
+  listen,
+  deflate: zlibCodec,
+};

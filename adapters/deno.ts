@@ -47,6 +47,7 @@ import {
   type Transport,
   type TransportHandlers,
 } from "./transport.ts";
+import { zlibCodec } from "./deflate.ts";
 
 /** Queued bytes past which `write` reports backpressure. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -518,4 +519,9 @@ function listen(
  *   address 127.0.0.1; `close()` stops accepting and resolves when the accept
  *   loop has ended, leaving accepted transports open.
  */
-export const denoRuntime: Runtime = { name: "deno", connect, listen };
+export const denoRuntime: Runtime = {
+  name: "deno",
+  connect,
+  listen,
+  deflate: zlibCodec,
+};

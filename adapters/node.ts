@@ -35,6 +35,7 @@ import {
   type Transport,
   type TransportHandlers,
 } from "./transport.ts";
+import { zlibCodec } from "./deflate.ts";
 import { type ServeOptions, WebSocketServer } from "./server.ts";
 
 /** Bytes queued in the socket before `write` reports backpressure. */
@@ -146,7 +147,12 @@ function listen(
 }
 
 /** The Node.js runtime adapter. */
-export const nodeRuntime: Runtime = { name: "node", connect, listen };
+export const nodeRuntime: Runtime = {
+  name: "node",
+  connect,
+  listen,
+  deflate: zlibCodec,
+};
 
 /** Converts Node's parsed request into the core's request head. */
 function toRequestHead(req: IncomingMessage): HttpRequestHead {

@@ -23,7 +23,13 @@ import type {
   ServerTlsOptions,
   Transport,
 } from "./transport.ts";
-import { createSocket, type SendData, WebSocket } from "./websocket.ts";
+import type { PerMessageDeflateOptions } from "../core/permessage_deflate.ts";
+import {
+  createSocket,
+  type SendData,
+  WebSocket,
+  withPerMessageDeflate,
+} from "./websocket.ts";
 
 /** A refusal from a handshake hook: an HTTP status with optional body. */
 export interface Rejection {
@@ -58,7 +64,11 @@ export interface ServeOptions extends ConnectionOptions {
    * Subprotocols this server speaks, most preferred first: the first of
    * these that the client offered is selected. Or a function that picks one
    * of the offered list itself (return "" for none), e.g. to honour the
-   * client's order of preference.
+   * client's order of preference with {@linkcode chooseProtocol}. The
+   * offered list is the client's `Sec-WebSocket-Protocol` items in order,
+   * trimmed of spaces and tabs, empty items dropped; names compare
+   * case-sensitively. A function that throws, or returns a name the client
+   * did not offer, gets the client a 500.
    */
   protocols?:
     | readonly string[]
@@ -88,6 +98,13 @@ export interface ServeOptions extends ConnectionOptions {
   highWaterMark?: number;
   /** Stop reading from a peer while this many bytes wait for it (default 1 MiB). */
   pauseReadingAt?: number;
+  /**
+   * permessage-deflate (RFC 7692): accepted by default when a client offers
+   * it and the runtime has a DEFLATE codec (Node, Deno, Bun). `false` turns
+   * it off; an object tunes it (threshold, level, window sizes, context
+   * takeover).
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /**
@@ -101,6 +118,49 @@ export function selectProtocol(
 ): string {
   for (const protocol of supported) {
     if (offered.includes(protocol)) return protocol;
+  }
+  return "";
+}
+
+/** Options for {@linkcode chooseProtocol}. */
+export interface ChooseProtocolOptions {
+  /**
+   * Whose order decides when several protocols are acceptable: `"server"`
+   * (the default: the order of `supported`) or `"client"` (the order in
+   * which the client offered them).
+   */
+  preference?: "server" | "client";
+}
+
+/**
+ * Picks the subprotocol to answer with: one that the client `offered` and
+ * the server `supported`, by the server's order of preference or (with
+ * `preference: "client"`) the client's. Names compare exactly — subprotocol
+ * tokens are case-sensitive, so `"MQTT"` does not match `"mqtt"`. Returns ""
+ * when nothing matches. Use it as the `protocols` function of
+ * {@linkcode ServeOptions}:
+ *
+ * @example
+ * ```ts
+ * import { chooseProtocol } from "./server.ts";
+ *
+ * chooseProtocol(["v10.stomp", "v12.stomp"], ["v12.stomp", "v10.stomp"]);
+ * // "v12.stomp" (server preference)
+ * chooseProtocol(["v10.stomp", "v12.stomp"], ["v12.stomp", "v10.stomp"], {
+ *   preference: "client",
+ * }); // "v10.stomp"
+ * ```
+ */
+export function chooseProtocol(
+  offered: readonly string[],
+  supported: readonly string[],
+  options: ChooseProtocolOptions = {},
+): string {
+  if (options.preference !== "client") {
+    return selectProtocol(offered, supported);
+  }
+  for (const protocol of offered) {
+    if (supported.includes(protocol)) return protocol;
   }
   return "";
 }
@@ -130,7 +190,14 @@ export class WebSocketServer {
   /** Creates a server that is fed transports by `listen()` or `handleParsed()`. */
   constructor(runtime: Runtime, options: ServeOptions = {}) {
     this.#runtime = runtime;
-    this.#options = options;
+    this.#options = {
+      ...options,
+      extensionNegotiators: withPerMessageDeflate(
+        options.extensionNegotiators,
+        options.perMessageDeflate ?? true,
+        runtime.deflate,
+      ),
+    };
   }
 
   /** Starts listening on `options.hostname`/`options.port`. */
@@ -276,10 +343,26 @@ export class WebSocketServer {
     const options = this.#options;
     let rejection: Rejection | undefined;
     const protocols = options.protocols ?? [];
-    const protocol = typeof protocols === "function"
-      ? protocols(request.protocols, request)
-      : selectProtocol(request.protocols, protocols);
-    if (options.path !== undefined && request.path !== options.path) {
+    let protocol = "";
+    let fault: Rejection | undefined;
+    try {
+      protocol = typeof protocols === "function"
+        ? protocols(request.protocols, request) || ""
+        : selectProtocol(request.protocols, protocols);
+    } catch {
+      fault = { status: 500, body: "subprotocol selection failed" };
+    }
+    if (protocol !== "" && !request.protocols.includes(protocol)) {
+      // A `protocols` function answered with a name the client did not offer;
+      // sending it would make every conforming client fail the connection.
+      fault = {
+        status: 500,
+        body: "server chose a subprotocol the client did not offer",
+      };
+    }
+    if (fault !== undefined) {
+      rejection = fault;
+    } else if (options.path !== undefined && request.path !== options.path) {
       rejection = { status: 404, body: "no WebSocket endpoint here" };
     } else if (!originAllowed(options.origins, request.origin)) {
       rejection = { status: 403, body: "origin not allowed" };
@@ -304,7 +387,15 @@ export class WebSocketServer {
       this.#step(transport, conn, conn.reject(rejection.status, rejection));
       return;
     }
-    const events = conn.accept({ protocol, headers: options.responseHeaders });
+    let events: readonly ConnectionEvent[];
+    try {
+      events = conn.accept({ protocol, headers: options.responseHeaders });
+    } catch (error) {
+      // E.g. invalid `responseHeaders`: answer 500 rather than hang.
+      const body = error instanceof Error ? error.message : "accept failed";
+      this.#step(transport, conn, conn.reject(500, { body }));
+      return;
+    }
     this.#pending.get(transport)?.();
     const socket = createSocket({
       url: `${options.tls ? "wss" : "ws"}://${request.host}${request.target}`,

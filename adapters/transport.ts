@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { DeflateCodec } from "../core/permessage_deflate.ts";
+
 /** Callbacks a transport reports to. Set once, before any data flows. */
 export interface TransportHandlers {
   /** Bytes arrived. The chunk is handed over: it must not be reused. */
@@ -104,6 +106,12 @@ export interface Runtime {
     options: ListenOptions,
     accept: (transport: Transport) => void,
   ): Promise<Listener>;
+  /**
+   * A synchronous DEFLATE codec for permessage-deflate (RFC 7692), when the
+   * runtime has one (`node:zlib` on Node, Deno and Bun; none in browsers,
+   * where the extension is then neither offered nor accepted).
+   */
+  readonly deflate?: DeflateCodec;
 }
 
 /** Handlers that ignore everything; a placeholder until the owner sets its own. */

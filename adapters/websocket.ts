@@ -17,9 +17,15 @@ import {
   type ConnectionOptions,
   ReadyState,
 } from "../core/connection.ts";
+import type { ExtensionNegotiator } from "../core/extension.ts";
 import { HandshakeError, type HeaderInit } from "../core/handshake.ts";
+import {
+  type DeflateCodec,
+  PERMESSAGE_DEFLATE,
+  permessageDeflate,
+  type PerMessageDeflateOptions,
+} from "../core/permessage_deflate.ts";
 import type { ClientTlsOptions, Runtime, Transport } from "./transport.ts";
-import { currentRuntime } from "./runtime.ts";
 
 /** Options a browser does not have. */
 export interface WebSocketOptions extends ConnectionOptions {
@@ -31,10 +37,19 @@ export interface WebSocketOptions extends ConnectionOptions {
   connectTimeout?: number;
   /** TLS options for `wss:` URLs. */
   tls?: ClientTlsOptions;
-  /** The runtime adapter to use (default: the current runtime's). */
+  /**
+   * The runtime adapter to use. Default: the current runtime's, once
+   * `mod.ts` has been imported (it calls {@linkcode setDefaultRuntime}).
+   */
   runtime?: Runtime;
   /** Bytes buffered for sending above which `send()` returns false (default 1 MiB). */
   highWaterMark?: number;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` or options. Off by default.
+   * Needs a runtime with a DEFLATE codec (Node, Deno, Bun); elsewhere it is
+   * not offered.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** Options for a socket whose transport and connection already exist. */
@@ -100,6 +115,36 @@ export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 
+let defaultRuntime: (() => Runtime) | undefined;
+
+/**
+ * Sets how `new WebSocket(url)` finds a runtime adapter when
+ * `options.runtime` is not given. `mod.ts` sets it to `currentRuntime`;
+ * this module does not import the runtime adapters itself, so that it (and
+ * `adapters/streams.ts`) loads in a browser with no `node:` imports.
+ */
+export function setDefaultRuntime(resolve: () => Runtime): void {
+  defaultRuntime = resolve;
+}
+
+/**
+ * The extension negotiators for a connection: `base`, plus
+ * permessage-deflate over `codec` when `setting` asks for it, the runtime
+ * has a codec and `base` has no permessage-deflate of its own.
+ */
+export function withPerMessageDeflate(
+  base: readonly ExtensionNegotiator[] | undefined,
+  setting: boolean | PerMessageDeflateOptions | undefined,
+  codec: DeflateCodec | undefined,
+): readonly ExtensionNegotiator[] | undefined {
+  if (setting === undefined || setting === false || codec === undefined) {
+    return base;
+  }
+  if (base?.some((n) => n.name === PERMESSAGE_DEFLATE)) return base;
+  const options = setting === true ? {} : setting;
+  return [...(base ?? []), permessageDeflate({ ...options, codec })];
+}
+
 /** Builds the object returned to server code for each connection. */
 export function createSocket(setup: SocketSetup): WebSocket {
   return new WebSocket(setup.url, undefined, { [SETUP]: setup } as never);
@@ -135,11 +180,13 @@ export class WebSocket extends EventTarget {
   readonly #pauseReadingAt: number;
   #closeEvent?: { code: number; reason: string; wasClean: boolean };
   #finished = false;
+  #wasOpen = false;
   #timer?: ReturnType<typeof setTimeout>;
   #timerState = -1;
   #discarded = 0;
   #needDrain = false;
   #paused = false;
+  #readingPaused = false;
   #blobChain?: Promise<void>;
   readonly #handlers = new Map<HandlerName, { fn: Handler }>();
 
@@ -159,10 +206,12 @@ export class WebSocket extends EventTarget {
     if (setup !== undefined) {
       this.url = setup.url;
       this.#conn = setup.connection;
+      this.#wasOpen = true;
       this.#transport = setup.transport;
       this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
       this.#pauseReadingAt = setup.pauseReadingAt ?? Infinity;
     } else {
+      const runtime = options.runtime ?? defaultRuntime?.();
       let conn: Connection;
       try {
         conn = Connection.client(url, {
@@ -170,6 +219,11 @@ export class WebSocket extends EventTarget {
           protocols,
           handshakeTimeout: options.connectTimeout ??
             options.handshakeTimeout,
+          extensionNegotiators: withPerMessageDeflate(
+            options.extensionNegotiators,
+            options.perMessageDeflate,
+            runtime?.deflate,
+          ),
         });
       } catch (error) {
         if (error instanceof HandshakeError) {
@@ -185,7 +239,12 @@ export class WebSocket extends EventTarget {
       this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
       this.#pauseReadingAt = Infinity;
       const secure = target.protocol === "wss:";
-      const runtime = options.runtime ?? currentRuntime();
+      if (runtime === undefined) {
+        throw new TypeError(
+          "wskit: no runtime adapter: import WebSocket from wskit's mod.ts, " +
+            "or pass options.runtime (over a stream pair: connectStream())",
+        );
+      }
       this.#transport = runtime.connect({
         hostname: target.hostname,
         port: Number(target.port) || (secure ? 443 : 80),
@@ -382,6 +441,25 @@ export class WebSocket extends EventTarget {
     this.#handle(this.#conn.fail(code, message));
   }
 
+  /**
+   * Stops reading from the peer (the transport is paused, so backpressure
+   * reaches the sender) until {@linkcode WebSocket.resumeReading}. Messages
+   * already received are still delivered. For consumers that cannot keep
+   * up, e.g. a stream whose reader is slow.
+   */
+  pauseReading(): void {
+    if (this.#readingPaused) return;
+    this.#readingPaused = true;
+    if (!this.#paused) this.#transport.pause();
+  }
+
+  /** Resumes reading after {@linkcode WebSocket.pauseReading}. */
+  resumeReading(): void {
+    if (!this.#readingPaused) return;
+    this.#readingPaused = false;
+    if (!this.#paused) this.#transport.resume();
+  }
+
   /** Closes the transport at once, with no close frame (close code 1006). */
   terminate(): void {
     this.#transport.destroy();
@@ -399,6 +477,7 @@ export class WebSocket extends EventTarget {
           this.#dispatchMessage(event.data);
           break;
         case "open":
+          this.#wasOpen = true;
           this.#flush();
           this.dispatchEvent(new Event("open"));
           break;
@@ -443,10 +522,15 @@ export class WebSocket extends EventTarget {
     for (const chunk of conn.takeOutput()) transport.write(chunk);
     if (transport.buffered > this.#pauseReadingAt && !this.#paused) {
       this.#paused = true;
-      transport.pause();
+      if (!this.#readingPaused) transport.pause();
     }
     if (this.#finished) return;
     if (conn.wantsTransportClose) {
+      if (!this.#wasOpen) {
+        // A failed opening handshake has nothing left to say: drop it now.
+        transport.destroy();
+        return;
+      }
       if (this.#timerState !== 4) {
         this.#arm(4, conn.closeTimeout, () => transport.destroy());
         transport.end();
@@ -481,7 +565,7 @@ export class WebSocket extends EventTarget {
   #onDrain(): void {
     if (this.#paused && this.#transport.buffered <= this.#pauseReadingAt / 2) {
       this.#paused = false;
-      this.#transport.resume();
+      if (!this.#readingPaused) this.#transport.resume();
     }
     if (this.#needDrain && this.#transport.buffered < this.#highWaterMark) {
       this.#needDrain = false;

@@ -38,7 +38,6 @@
 import { EMPTY_BYTES, toBytes } from "./bytes.ts";
 import { isApplicationCloseCode, isValidWireCloseCode } from "./close.ts";
 import { FrameDecoder, type FrameSink } from "./decoder.ts";
-import { encodeFrame } from "./encoder.ts";
 import { ProtocolError } from "./errors.ts";
 import {
   acceptExtensions,
@@ -46,7 +45,7 @@ import {
   type ExtensionNegotiator,
   negotiateExtensions,
 } from "./extension.ts";
-import { type FrameHeader, MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
+import { MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
 import {
   type AcceptOptions,
   buildAcceptResponse,
@@ -72,6 +71,7 @@ import {
   MessageAssembler,
   type MessageLimits,
 } from "./message.ts";
+import { OutputQueue } from "./output.ts";
 import { isValidUtf8 } from "./utf8.ts";
 
 /** The four states of a connection, numbered as in the browser API. */
@@ -177,7 +177,6 @@ export interface SendOptions {
 }
 
 const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
-const NO_OUTPUT: readonly Uint8Array[] = Object.freeze([]);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -217,7 +216,7 @@ export class Connection implements FrameSink {
   /** Negotiated extensions, in negotiation order. */
   #active: readonly Extension[] = [];
   #negotiators: readonly ExtensionNegotiator[] = [];
-  #output: Uint8Array[] = [];
+  readonly #output = new OutputQueue();
   #closeSent = false;
   #wantsTransportClose = false;
   // the frame being decoded
@@ -335,12 +334,18 @@ export class Connection implements FrameSink {
     }
   }
 
-  /** Removes and returns the bytes to write, in order. */
+  /**
+   * Removes and returns the bytes to write, in order. Frames queued since
+   * the last call come out packed together where they are small, so taking
+   * the output once after a burst of `send()`s gives one chunk to write.
+   */
   takeOutput(): readonly Uint8Array[] {
-    if (this.#output.length === 0) return NO_OUTPUT;
-    const output = this.#output;
-    this.#output = [];
-    return output;
+    return this.#output.take();
+  }
+
+  /** Bytes queued for writing that `takeOutput()` has not yet returned. */
+  get outputLength(): number {
+    return this.#output.byteLength;
   }
 
   /**
@@ -353,14 +358,18 @@ export class Connection implements FrameSink {
     if (this.#state === ReadyState.CLOSED || chunk.length === 0) {
       return NO_EVENTS;
     }
-    return this.#run(() => {
+    const events: ConnectionEvent[] = this.#events = [];
+    try {
       if (this.#state !== ReadyState.CONNECTING) {
         this.#decoder.push(chunk);
-        return;
+      } else {
+        const rest = this.#handshake(chunk);
+        if (rest !== undefined && rest.length > 0) this.#decoder.push(rest);
       }
-      const rest = this.#handshake(chunk);
-      if (rest !== undefined && rest.length > 0) this.#decoder.push(rest);
-    });
+    } catch (error) {
+      this.#failOn(error);
+    }
+    return events;
   }
 
   /**
@@ -537,28 +546,28 @@ export class Connection implements FrameSink {
   // ---- FrameSink: called by the decoder ----
 
   /** @internal Part of `FrameSink`; not for applications. */
-  frameStart(header: FrameHeader): void {
+  frameStart(fin: boolean, rsv: number, opcode: number, length: number): void {
     if (this.#state === ReadyState.CLOSED) return;
-    this.#frameOpcode = header.opcode;
-    if (header.opcode >= Opcode.Close) {
-      if (header.rsv !== 0) {
+    this.#frameOpcode = opcode;
+    if (opcode >= Opcode.Close) {
+      if (rsv !== 0) {
         throw new ProtocolError(1002, "reserved bits set on a control frame");
       }
       this.#controlLength = 0;
       return;
     }
-    this.#frameFin = header.fin;
-    this.#messages.frame(header.opcode, header.length, header.rsv);
+    this.#frameFin = fin;
+    this.#messages.frame(opcode, length, rsv);
   }
 
   /** @internal Part of `FrameSink`; not for applications. */
-  framePayload(data: Uint8Array): void {
+  framePayload(data: Uint8Array, start: number, end: number): void {
     if (this.#state === ReadyState.CLOSED) return;
     if (this.#frameOpcode >= Opcode.Close) {
-      this.#control.set(data, this.#controlLength);
-      this.#controlLength += data.length;
+      const control = this.#control;
+      for (let i = start; i < end; i++) control[this.#controlLength++] = data[i];
     } else {
-      this.#messages.append(data);
+      this.#messages.append(data, start, end);
     }
   }
 
@@ -640,9 +649,7 @@ export class Connection implements FrameSink {
   // ---- commands ----
 
   #write(opcode: number, payload: Uint8Array, fin = true, rsv = 0): void {
-    const chunks = encodeFrame(opcode, payload, { fin, rsv, mask: this.#mask });
-    if (chunks.length === 1) this.#output.push(chunks[0]);
-    else this.#output.push(chunks[0], chunks[1]);
+    this.#output.frame(opcode, payload, fin, rsv, this.#mask);
   }
 
   #requireOpen(what: string): void {
@@ -665,6 +672,13 @@ export class Connection implements FrameSink {
     options?: SendOptions,
   ): void {
     this.#requireOpen("send");
+    if (
+      typeof data === "string" && this.#active.length === 0 &&
+      options?.fragmentSize === undefined &&
+      this.#output.text(Opcode.Text, data, true, 0, this.#mask)
+    ) {
+      return; // encoded straight into the output
+    }
     const text = typeof data === "string" || options?.text === true;
     let payload = typeof data === "string"
       ? encoder.encode(data)
@@ -778,10 +792,15 @@ export class Connection implements FrameSink {
     try {
       step();
     } catch (error) {
-      const code = error instanceof ProtocolError ? error.code : 1011;
-      this.#failNow(code, errorMessage(error));
+      this.#failOn(error);
     }
     return events;
+  }
+
+  /** Fails the connection for an exception: its close code, else 1011. */
+  #failOn(error: unknown): void {
+    const code = error instanceof ProtocolError ? error.code : 1011;
+    this.#failNow(code, errorMessage(error));
   }
 
   /**

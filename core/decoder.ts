@@ -1,6 +1,7 @@
 /**
  * An incremental frame decoder: chunks of any size go in, frame headers and
- * unmasked payload pieces come out through a {@linkcode FrameSink}.
+ * unmasked payload pieces come out through a {@linkcode FrameSink}, with no
+ * allocation per frame.
  *
  * The decoder never buffers a payload: each piece it hands on is a view of
  * the chunk it was given (unmasked in place), so a large frame costs no copy
@@ -13,15 +14,23 @@
  */
 
 import { ProtocolError } from "./errors.ts";
-import { type FrameHeader, MAX_CONTROL_PAYLOAD } from "./frame.ts";
+import { MAX_CONTROL_PAYLOAD } from "./frame.ts";
 import { applyMask } from "./mask.ts";
 
-/** Receives what the decoder finds. Any method may throw a `ProtocolError`. */
+/**
+ * Receives what the decoder finds. Any method may throw a `ProtocolError`.
+ * Nothing is allocated per frame: the header comes as arguments, payload as
+ * a range of the pushed chunk.
+ */
 export interface FrameSink {
-  /** A frame header arrived; its payload (if any) follows. */
-  frameStart(header: FrameHeader): void;
-  /** A non-empty, unmasked piece of the current frame's payload. */
-  framePayload(data: Uint8Array): void;
+  /** A frame header arrived; `length` payload bytes follow. */
+  frameStart(fin: boolean, rsv: number, opcode: number, length: number): void;
+  /**
+   * A non-empty piece of the current frame's payload, unmasked, in
+   * `data[start, end)`: part of a chunk passed to `push`, which the sink
+   * may keep a view of.
+   */
+  framePayload(data: Uint8Array, start: number, end: number): void;
   /** The current frame's payload is complete. */
   frameEnd(): void;
 }
@@ -47,8 +56,8 @@ export class FrameDecoder {
   readonly #mask = new Uint8Array(4);
   #masked = false;
   #maskOffset = 0;
+  /** Payload bytes of the current frame still to come (0: expect a header). */
   #remaining = 0;
-  #inPayload = false;
 
   /** Creates a decoder that reports to `sink`. */
   constructor(sink: FrameSink, options: FrameDecoderOptions) {
@@ -65,30 +74,29 @@ export class FrameDecoder {
     const length = chunk.length;
     let pos = 0;
     while (pos < length) {
-      if (this.#inPayload) {
-        const take = Math.min(this.#remaining, length - pos);
-        const piece = chunk.subarray(pos, pos + take);
-        pos += take;
-        if (this.#masked) {
-          applyMask(piece, this.#mask, this.#maskOffset);
-          this.#maskOffset += take;
-        }
-        this.#remaining -= take;
-        if (this.#remaining === 0) this.#inPayload = false;
-        this.#sink.framePayload(piece);
-        if (!this.#inPayload) this.#sink.frameEnd();
-        continue;
+      if (this.#remaining > 0) {
+        pos = this.#payload(chunk, pos, length);
+      } else if (this.#scratchLength === 0 && length - pos >= 2) {
+        const end = this.#header(chunk, pos, length);
+        pos = end < 0 ? this.#gather(chunk, pos) : end;
+      } else {
+        pos = this.#gather(chunk, pos);
       }
-      if (this.#scratchLength === 0 && length - pos >= 2) {
-        const size = headerSize(chunk[pos + 1]);
-        if (length - pos >= size) {
-          this.#header(chunk, pos);
-          pos += size;
-          continue;
-        }
-      }
-      pos = this.#gather(chunk, pos);
     }
+  }
+
+  /** Hands on payload bytes from `chunk[pos, length)`; returns where it stopped. */
+  #payload(chunk: Uint8Array, pos: number, length: number): number {
+    const remaining = this.#remaining;
+    const end = length - pos > remaining ? pos + remaining : length;
+    if (this.#masked) {
+      applyMask(chunk, this.#mask, this.#maskOffset, pos, end);
+      this.#maskOffset += end - pos;
+    }
+    this.#remaining = remaining - (end - pos);
+    this.#sink.framePayload(chunk, pos, end);
+    if (this.#remaining === 0) this.#sink.frameEnd();
+    return end;
   }
 
   /** Copies header bytes into the scratch until a whole header is there. */
@@ -96,7 +104,9 @@ export class FrameDecoder {
     const scratch = this.#scratch;
     const need = this.#scratchLength < 2 ? 2 : headerSize(scratch[1]);
     const take = Math.min(need - this.#scratchLength, chunk.length - pos);
-    scratch.set(chunk.subarray(pos, pos + take), this.#scratchLength);
+    for (let i = 0; i < take; i++) {
+      scratch[this.#scratchLength + i] = chunk[pos + i];
+    }
     this.#scratchLength += take;
     pos += take;
     if (
@@ -104,20 +114,26 @@ export class FrameDecoder {
       this.#scratchLength === headerSize(scratch[1])
     ) {
       this.#scratchLength = 0;
-      this.#header(scratch, 0);
+      this.#header(scratch, 0, 14);
     }
     return pos;
   }
 
-  /** Parses and checks a complete header at `buf[p]`, then reports it. */
-  #header(buf: Uint8Array, p: number): void {
+  /**
+   * Parses and checks the header at `buf[p]`, then reports it and returns
+   * the offset after it; returns -1 if it does not end before `limit`.
+   */
+  #header(buf: Uint8Array, p: number, limit: number): number {
     const b0 = buf[p];
     const b1 = buf[p + 1];
-    const fin = (b0 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    const masked = b1 >= 0x80;
+    const size = 2 + (length < 126 ? 0 : length === 126 ? 2 : 8) +
+      (masked ? 4 : 0);
+    if (p + size > limit) return -1;
+    const fin = b0 >= 0x80;
     const rsv = (b0 >> 4) & 0x7;
     const opcode = b0 & 0x0f;
-    const masked = (b1 & 0x80) !== 0;
-    let length = b1 & 0x7f;
     p += 2;
     if ((rsv & ~this.allowedRsv) !== 0) {
       throw new ProtocolError(1002, "reserved bits set without an extension");
@@ -162,11 +178,12 @@ export class FrameDecoder {
       mask[2] = buf[p + 2];
       mask[3] = buf[p + 3];
       this.#maskOffset = 0;
+      p += 4;
     }
     this.#remaining = length;
-    this.#inPayload = length > 0;
-    this.#sink.frameStart({ fin, rsv, opcode, masked, length });
+    this.#sink.frameStart(fin, rsv, opcode, length);
     if (length === 0) this.#sink.frameEnd();
+    return p;
   }
 }
 

@@ -3,13 +3,50 @@
  * with a fresh key per frame, and output as a list of chunks so that a large
  * unmasked payload is written as is, after its header, never concatenated.
  *
+ * Small frames are written into a shared slab (`frameSlab`): one 64 KiB
+ * buffer carved into frames front to back and replaced, never rewound, when
+ * full, so a frame handed out is never overwritten and allocating one costs
+ * a bump of an offset rather than a new `ArrayBuffer`. Connections queue
+ * their frames in an `OutputQueue` (`./output.ts`), which packs consecutive
+ * frames into one chunk; {@linkcode encodeFrame} is the one-frame
+ * convenience over the same pieces.
+ *
  * @module
  */
 
-import { maskInto } from "./mask.ts";
+import { applyMask, maskInto } from "./mask.ts";
 
 /** Payloads up to this size are copied next to their header (one write). */
 export const COALESCE_LIMIT = 4096;
+
+/** Frames up to this size (header included) are carved out of the slab. */
+export const SLAB_FRAME_LIMIT = 16 * 1024;
+
+const SLAB_SIZE = 64 * 1024;
+
+/**
+ * The shared slab small frames are written into. To write `size` bytes:
+ * `frameSlab.reserve(size)`, write at `frameSlab.bytes[frameSlab.used]`
+ * onwards, then advance `frameSlab.used` past what was written. Bytes
+ * before `used` belong to whoever wrote them and are never written again.
+ */
+export const frameSlab: {
+  /** The current slab. */
+  bytes: Uint8Array;
+  /** Offset of the first free byte. */
+  used: number;
+  /** Makes sure `size` (at most 64 KiB) bytes are free at `used`. */
+  reserve(size: number): void;
+} = {
+  bytes: new Uint8Array(0),
+  used: 0,
+  reserve(size: number): void {
+    if (this.used + size > this.bytes.length) {
+      this.bytes = new Uint8Array(SLAB_SIZE);
+      this.used = 0;
+    }
+  },
+};
 
 /** How a frame is encoded. */
 export interface EncodeOptions {
@@ -24,16 +61,84 @@ export interface EncodeOptions {
 const RANDOM_POOL_SIZE = 4096;
 let randomPool = new Uint8Array(0);
 let randomOffset = 0;
+/** The key last written by `writeMaskKey`, for the masking functions. */
+const lastKey = new Uint8Array(4);
 
-/** Four fresh random bytes from `crypto.getRandomValues`, drawn in batches. */
-function nextMaskKey(): Uint8Array {
+/**
+ * Writes four fresh random bytes (a masking key) at `target[at]`, drawn from
+ * `crypto.getRandomValues` in batches.
+ */
+export function writeMaskKey(target: Uint8Array, at: number): void {
   if (randomOffset + 4 > randomPool.length) {
     randomPool = crypto.getRandomValues(new Uint8Array(RANDOM_POOL_SIZE));
     randomOffset = 0;
   }
-  const key = randomPool.subarray(randomOffset, randomOffset + 4);
-  randomOffset += 4;
-  return key;
+  const pool = randomPool;
+  const i = randomOffset;
+  target[at] = lastKey[0] = pool[i];
+  target[at + 1] = lastKey[1] = pool[i + 1];
+  target[at + 2] = lastKey[2] = pool[i + 2];
+  target[at + 3] = lastKey[3] = pool[i + 3];
+  randomOffset = i + 4;
+}
+
+/**
+ * Writes `payload` masked with the key just written by `writeMaskKey` into
+ * `target[at]` onwards: one pass, `payload` unchanged.
+ */
+export function writeMaskedPayload(
+  payload: Uint8Array,
+  target: Uint8Array,
+  at: number,
+): void {
+  const length = payload.length;
+  if (length >= 32) {
+    maskInto(payload, target, at, lastKey);
+    return;
+  }
+  const k0 = lastKey[0];
+  const k1 = lastKey[1];
+  const k2 = lastKey[2];
+  const k3 = lastKey[3];
+  let i = 0;
+  for (const last = length - 3; i < last; i += 4) {
+    target[at + i] = payload[i] ^ k0;
+    target[at + i + 1] = payload[i + 1] ^ k1;
+    target[at + i + 2] = payload[i + 2] ^ k2;
+    target[at + i + 3] = payload[i + 3] ^ k3;
+  }
+  if (i < length) target[at + i] = payload[i] ^ k0;
+  if (++i < length) target[at + i] = payload[i] ^ k1;
+  if (++i < length) target[at + i] = payload[i] ^ k2;
+}
+
+/**
+ * Masks `target[start..end)` in place with the key just written by
+ * `writeMaskKey` (for payloads encoded straight into place).
+ */
+export function maskInPlace(
+  target: Uint8Array,
+  start: number,
+  end: number,
+): void {
+  if (end - start >= 32) {
+    applyMask(target, lastKey, 0, start, end);
+    return;
+  }
+  const k0 = lastKey[0];
+  const k1 = lastKey[1];
+  const k2 = lastKey[2];
+  const k3 = lastKey[3];
+  let i = start;
+  for (const last = end - 3; i < last; i += 4) {
+    target[i] ^= k0;
+    target[i + 1] ^= k1;
+    target[i + 2] ^= k2;
+    target[i + 3] ^= k3;
+  }
+  if (i < end) target[i] ^= k0;
+  if (++i < end) target[i] ^= k1;
+  if (++i < end) target[i] ^= k2;
 }
 
 /** The header size of a frame with `length` payload bytes. */
@@ -41,38 +146,42 @@ export function frameHeaderSize(length: number, masked: boolean): number {
   return (length < 126 ? 2 : length < 0x10000 ? 4 : 10) + (masked ? 4 : 0);
 }
 
-/** Writes a frame header at `target[0]`; returns the offset after it. */
-function writeHeader(
+/**
+ * Writes a frame header, without the masking key, at `target[at]`; returns
+ * the offset after it (where a client's key goes).
+ */
+export function writeFrameHeader(
   target: Uint8Array,
+  at: number,
   opcode: number,
   length: number,
   fin: boolean,
   rsv: number,
   masked: boolean,
 ): number {
-  target[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
+  target[at] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
   const maskBit = masked ? 0x80 : 0;
   if (length < 126) {
-    target[1] = maskBit | length;
-    return 2;
+    target[at + 1] = maskBit | length;
+    return at + 2;
   }
   if (length < 0x10000) {
-    target[1] = maskBit | 126;
-    target[2] = length >>> 8;
-    target[3] = length & 0xff;
-    return 4;
+    target[at + 1] = maskBit | 126;
+    target[at + 2] = length >>> 8;
+    target[at + 3] = length & 0xff;
+    return at + 4;
   }
-  target[1] = maskBit | 127;
+  target[at + 1] = maskBit | 127;
   const high = Math.floor(length / 0x1_0000_0000);
-  target[2] = 0;
-  target[3] = 0;
-  target[4] = (high >>> 8) & 0xff;
-  target[5] = high & 0xff;
-  target[6] = length >>> 24;
-  target[7] = (length >>> 16) & 0xff;
-  target[8] = (length >>> 8) & 0xff;
-  target[9] = length & 0xff;
-  return 10;
+  target[at + 2] = 0;
+  target[at + 3] = 0;
+  target[at + 4] = (high >>> 8) & 0xff;
+  target[at + 5] = high & 0xff;
+  target[at + 6] = length >>> 24;
+  target[at + 7] = (length >>> 16) & 0xff;
+  target[at + 8] = (length >>> 8) & 0xff;
+  target[at + 9] = length & 0xff;
+  return at + 10;
 }
 
 /**
@@ -87,28 +196,29 @@ export function encodeFrame(
   options: EncodeOptions = {},
 ): Uint8Array[] {
   const masked = options.mask ?? false;
+  const fin = options.fin ?? true;
+  const rsv = options.rsv ?? 0;
   const length = payload.length;
   const headerLength = frameHeaderSize(length, masked);
   const together = masked || length <= COALESCE_LIMIT;
-  const out = new Uint8Array(together ? headerLength + length : headerLength);
-  let p = writeHeader(
-    out,
-    opcode,
-    length,
-    options.fin ?? true,
-    options.rsv ?? 0,
-    masked,
-  );
+  const size = together ? headerLength + length : headerLength;
+  let out: Uint8Array;
+  let at = 0;
+  if (size <= SLAB_FRAME_LIMIT) {
+    frameSlab.reserve(size);
+    out = frameSlab.bytes;
+    at = frameSlab.used;
+    frameSlab.used = at + size;
+  } else {
+    out = new Uint8Array(size);
+  }
+  const p = writeFrameHeader(out, at, opcode, length, fin, rsv, masked);
   if (masked) {
-    const key = nextMaskKey();
-    out.set(key, p);
-    p += 4;
-    maskInto(payload, out, p, key);
-    return [out];
-  }
-  if (together) {
+    writeMaskKey(out, p);
+    writeMaskedPayload(payload, out, p + 4);
+  } else if (together) {
     out.set(payload, p);
-    return [out];
   }
-  return [out, payload];
+  const frame = out.length === size ? out : out.subarray(at, at + size);
+  return together ? [frame] : [frame, payload];
 }

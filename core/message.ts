@@ -40,6 +40,11 @@ export class MessageAssembler {
   #rsv = 0;
   #size = 0;
   #fragments = 0;
+  /** The first piece, kept as a range of its chunk until a second comes. */
+  #first: Uint8Array = EMPTY_BYTES;
+  #firstStart = 0;
+  #firstEnd = 0;
+  #hasFirst = false;
   #pieces: Uint8Array[] = [];
   #staging: Uint8Array = EMPTY_BYTES;
   #staged = 0;
@@ -95,24 +100,34 @@ export class MessageAssembler {
   }
 
   /**
-   * Adds payload bytes of the current message. Text is validated as it
-   * arrives (1007 at the first invalid byte). Keeps a reference to `data`.
+   * Adds payload bytes of the current message, `data[start, end)`. Text is
+   * validated as it arrives (1007 at the first invalid byte). Keeps a
+   * reference to `data`.
    */
-  append(data: Uint8Array): void {
+  append(data: Uint8Array, start = 0, end: number = data.length): void {
     if (
       this.#opcode === Opcode.Text && this.#rsv === 0 &&
-      !this.#validator.push(data)
+      !this.#validator.push(data, start, end)
     ) {
       throw new ProtocolError(1007, "invalid UTF-8 in a text message");
     }
+    if (!this.#hasFirst) {
+      this.#hasFirst = true;
+      this.#first = data;
+      this.#firstStart = start;
+      this.#firstEnd = end;
+      return;
+    }
     const pieces = this.#pieces;
     if (pieces.length === 0 && this.#staged === 0) {
-      pieces.push(data);
-    } else if (data.length < SMALL_PIECE) {
-      this.#stage(data);
+      pieces.push(this.#first.subarray(this.#firstStart, this.#firstEnd));
+      this.#first = EMPTY_BYTES;
+    }
+    if (end - start < SMALL_PIECE) {
+      this.#stage(data.subarray(start, end));
     } else {
       this.#flushStaging();
-      pieces.push(data);
+      pieces.push(data.subarray(start, end));
     }
   }
 
@@ -142,16 +157,25 @@ export class MessageAssembler {
   finish(
     decode?: (payload: Uint8Array, rsv: number, maxSize: number) => Uint8Array,
   ): string | Uint8Array {
-    this.#flushStaging();
-    const pieces = this.#pieces;
-    let data = pieces.length === 0
-      ? EMPTY_BYTES
-      : pieces.length === 1
-      ? pieces[0]
-      : concatBytes(pieces, this.#size);
     const opcode = this.#opcode;
-    this.#pieces = [];
-    this.#staging = EMPTY_BYTES;
+    let data: Uint8Array;
+    if (this.#hasFirst && this.#pieces.length === 0 && this.#staged === 0) {
+      // One piece: a view of the chunk it arrived in, no copy.
+      const first = this.#first;
+      data = this.#firstStart === 0 && this.#firstEnd === first.length
+        ? first
+        : first.subarray(this.#firstStart, this.#firstEnd);
+    } else if (!this.#hasFirst) {
+      data = EMPTY_BYTES;
+    } else {
+      this.#flushStaging();
+      const pieces = this.#pieces;
+      data = pieces.length === 1 ? pieces[0] : concatBytes(pieces, this.#size);
+      this.#pieces = [];
+      this.#staging = EMPTY_BYTES;
+    }
+    this.#hasFirst = false;
+    this.#first = EMPTY_BYTES;
     this.#opcode = 0;
     const rsv = this.#rsv;
     if (rsv !== 0) {

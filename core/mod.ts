@@ -50,6 +50,13 @@ export {
   type FrameSink,
 } from "./decoder.ts";
 export { encodeFrame, type EncodeOptions, frameHeaderSize } from "./encoder.ts";
+export {
+  type Extension,
+  type ExtensionNegotiator,
+  type ExtensionParams,
+  formatExtension,
+  parseExtensions,
+} from "./extension.ts";
 export { ProtocolError } from "./errors.ts";
 export {
   type FrameHeader,

@@ -5,16 +5,22 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const only = process.argv.slice(2);
 // Node 20's test runner does not expand globs: list the files here.
-const testFiles = readdirSync(join(root, "tests"))
-  .filter((f) => f.endsWith(".test.ts"))
-  .sort()
-  .map((f) => `tests/${f}`);
+const testFiles = ["tests", "tests/conformance"].flatMap((dir) =>
+  readdirSync(join(root, dir))
+    .filter((f) => f.endsWith(".test.ts"))
+    .sort()
+    .map((f) => `${dir}/${f}`)
+);
+// The JSR entry points, as deno.json's `exports` lists them.
+const entryPoints = Object.values(
+  JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).exports,
+);
 // deno-lint-ignore no-control-regex
 const stripAnsi = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
@@ -46,7 +52,7 @@ const lastNumber = (text, re) => {
   return all.length ? Number(all[all.length - 1][1]) : 0;
 };
 
-/** @type {{name: string, cmd: string, args: string[], count?: (t: string) => {passed: number, failed: number}}[]} */
+/** @type {{name: string, cmd: string, args: string[], env?: Record<string, string>, count?: (t: string) => {passed: number, failed: number}}[]} */
 const steps = [
   {
     name: "fmt",
@@ -69,6 +75,30 @@ const steps = [
     ],
   },
   { name: "tsc", cmd: bin("tsc"), args: ["--noEmit", "-p", "tsconfig.json"] },
+  // Packaging gates: JSR docs ("no slow types", JSDoc on every export), then
+  // the npm build in dist/ checked by publint and attw (which packs it; the
+  // build step already ran, so `prepack` is skipped).
+  {
+    name: "deno doc",
+    cmd: bin("deno"),
+    args: ["doc", "--lint", ...entryPoints],
+  },
+  { name: "build", cmd: process.execPath, args: ["scripts/build.mjs"] },
+  { name: "publint", cmd: bin("publint"), args: ["--strict"] },
+  {
+    name: "attw",
+    cmd: bin("attw"),
+    args: [
+      "--pack",
+      ".",
+      "--profile",
+      "esm-only",
+      "--no-definitely-typed",
+      "--no-emoji",
+      "--no-color",
+    ],
+    env: { npm_config_ignore_scripts: "true" },
+  },
   {
     name: "node",
     cmd: bin("c8"),
@@ -123,7 +153,7 @@ const broken = [];
 for (const step of steps) {
   if (only.length && !only.includes(step.name)) continue;
   console.log(`\n=== ${step.name} ===`);
-  const { code, text: raw } = await run(step.cmd, step.args);
+  const { code, text: raw } = await run(step.cmd, step.args, step.env);
   const text = stripAnsi(raw);
   if (step.count) {
     const c = step.count(text);

@@ -21,12 +21,13 @@ function decodeAll(
   const seen: Seen[] = [];
   let current: { header: FrameHeader; parts: Uint8Array[] } | undefined;
   const sink: FrameSink = {
-    frameStart(header) {
-      current = { header, parts: [] };
+    frameStart(fin, rsv, opcode, length) {
+      const masked = role === "server";
+      current = { header: { fin, rsv, opcode, masked, length }, parts: [] };
     },
-    framePayload(data) {
-      assert.ok(data.length > 0, "payload pieces are never empty");
-      current!.parts.push(data.slice());
+    framePayload(data, start, end) {
+      assert.ok(end > start, "payload pieces are never empty");
+      current!.parts.push(data.slice(start, end));
     },
     frameEnd() {
       seen.push({
@@ -185,8 +186,8 @@ test("frames: decoder hands out views of the input, not copies", () => {
   const pieces: Uint8Array[] = [];
   const decoder = new FrameDecoder({
     frameStart() {},
-    framePayload(d) {
-      pieces.push(d);
+    framePayload(d, start, end) {
+      pieces.push(d.subarray(start, end));
     },
     frameEnd() {},
   }, { role: "client" });

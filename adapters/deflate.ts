@@ -1,0 +1,202 @@
+/**
+ * permessage-deflate's codec over `node:zlib`, for Node.js, Deno and Bun:
+ * one-shot `deflateRawSync`/`inflateRawSync` calls with a sync flush, the
+ * negotiated window, a preset dictionary for context takeover, and
+ * `maxOutputLength` so that decompression stops at the message size limit
+ * (a small message that would inflate to gigabytes fails with 1009 having
+ * allocated at most about the limit).
+ *
+ * Runtime differences are handled here, detected once on first use rather
+ * than by runtime name:
+ * - Deno's `node:zlib` (2.x) ignores the `dictionary` option for raw
+ *   streams. Decompression then primes the window another way: the
+ *   dictionary goes in front of the data as a stored (uncompressed) DEFLATE
+ *   block, and its bytes are cut from the output. Compression cannot be
+ *   primed that way, so `contextTakeover` is false there: each message is
+ *   compressed alone and the handshake says so.
+ * - zlib has no 8-bit window for raw deflate (`minWindowBits` is 9); see
+ *   `core/permessage_deflate.ts` for what that means.
+ *
+ * This module imports `node:zlib`; browsers have no synchronous DEFLATE
+ * (`CompressionStream` is async), so there permessage-deflate is neither
+ * offered nor accepted.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "../mod.ts";
+ *
+ * // Negotiated by default; tune it (or pass `false` to turn it off):
+ * const server = await serve({
+ *   port: 0,
+ *   perMessageDeflate: { threshold: 256, serverMaxWindowBits: 12 },
+ * });
+ * await server.close();
+ * ```
+ *
+ * @module
+ */
+
+import { constants as bufferConstants } from "node:buffer";
+import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
+import type { ExtensionNegotiator } from "../core/extension.ts";
+import {
+  type DeflateCodec,
+  type DeflateOptions,
+  type InflateOptions,
+  permessageDeflate,
+  type PerMessageDeflateOptions,
+} from "../core/permessage_deflate.ts";
+
+const SYNC_FLUSH = constants.Z_SYNC_FLUSH;
+const MAX_OUTPUT = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
+
+/** What this runtime's `node:zlib` does with `dictionary` (raw mode). */
+interface Support {
+  inflateDictionary: boolean;
+  deflateDictionary: boolean;
+}
+
+let support: Support | undefined;
+
+const PROBE = new TextEncoder().encode("permessage-deflate dictionary probe");
+/** PROBE deflated with PROBE as its dictionary: one back-reference. */
+const PROBE_DEFLATED = new Uint8Array([
+  0x2a,
+  0x20,
+  0xac,
+  0x04,
+  0x00,
+  0x00,
+  0x00,
+  0xff,
+  0xff,
+]);
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function detect(): Support {
+  if (support !== undefined) return support;
+  let inflateDictionary = false;
+  try {
+    inflateDictionary = equalBytes(
+      inflateRawSync(PROBE_DEFLATED, {
+        dictionary: PROBE,
+        finishFlush: SYNC_FLUSH,
+      }),
+      PROBE,
+    );
+  } catch {
+    // the dictionary was ignored: "invalid distance too far back"
+  }
+  support = { inflateDictionary, deflateDictionary: false };
+  try {
+    const primed = deflateRawSync(PROBE, {
+      dictionary: PROBE,
+      finishFlush: SYNC_FLUSH,
+    });
+    const plain = deflateRawSync(PROBE, { finishFlush: SYNC_FLUSH });
+    support.deflateDictionary = primed.length < plain.length &&
+      equalBytes(
+        inflate(primed, { windowBits: 15, dictionary: PROBE, maxOutput: 64 }) ??
+          new Uint8Array(0),
+        PROBE,
+      );
+  } catch {
+    // leave it false: compress without context
+  }
+  return support;
+}
+
+/** A stored DEFLATE block holding `dictionary`, then `data`. */
+function withStoredPrefix(
+  dictionary: Uint8Array,
+  data: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(5 + dictionary.length + data.length);
+  const n = dictionary.length; // at most 32 KiB: one stored block suffices
+  out[0] = 0x00; // BFINAL 0, BTYPE 00 (stored), padded to the byte
+  out[1] = n & 0xff;
+  out[2] = n >>> 8;
+  out[3] = ~n & 0xff;
+  out[4] = (~n >>> 8) & 0xff;
+  out.set(dictionary, 5);
+  out.set(data, 5 + n);
+  return out;
+}
+
+function deflate_(data: Uint8Array, options: DeflateOptions): Uint8Array {
+  const dictionary = options.dictionary !== undefined &&
+      detect().deflateDictionary
+    ? options.dictionary
+    : undefined;
+  return deflateRawSync(data, {
+    windowBits: options.windowBits,
+    level: options.level,
+    memLevel: options.memLevel ?? 8,
+    dictionary,
+    finishFlush: SYNC_FLUSH,
+  });
+}
+
+function inflate(
+  data: Uint8Array,
+  options: InflateOptions,
+): Uint8Array | undefined {
+  const { maxOutput } = options;
+  let { dictionary } = options;
+  if (dictionary !== undefined && dictionary.length === 0) {
+    dictionary = undefined;
+  }
+  let input = data;
+  let skip = 0;
+  if (dictionary !== undefined && !detect().inflateDictionary) {
+    input = withStoredPrefix(dictionary, data);
+    skip = dictionary.length;
+    dictionary = undefined;
+  }
+  let out: Uint8Array;
+  try {
+    out = inflateRawSync(input, {
+      windowBits: options.windowBits,
+      dictionary,
+      finishFlush: SYNC_FLUSH,
+      maxOutputLength: Math.max(1, Math.min(maxOutput, MAX_OUTPUT) + skip),
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+      return undefined;
+    }
+    throw error;
+  }
+  if (out.length - skip > maxOutput) return undefined;
+  return skip === 0 ? out : out.slice(skip);
+}
+
+/**
+ * The {@linkcode DeflateCodec} over `node:zlib` (Node.js, Deno, Bun). Its
+ * `contextTakeover` is false where `node:zlib` cannot prime a compressor
+ * with a dictionary (Deno 2.x).
+ */
+export const zlibCodec: DeflateCodec = {
+  deflate: deflate_,
+  inflate,
+  minWindowBits: 9,
+  get contextTakeover(): boolean {
+    return detect().deflateDictionary;
+  },
+};
+
+/**
+ * The permessage-deflate negotiator over `node:zlib`, for a `Connection`'s
+ * `extensionNegotiators`. (`serve()` and `WebSocket` take
+ * `perMessageDeflate` options instead.)
+ */
+export function deflate(
+  options: PerMessageDeflateOptions = {},
+): ExtensionNegotiator {
+  return permessageDeflate({ ...options, codec: zlibCodec });
+}
