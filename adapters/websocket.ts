@@ -180,6 +180,8 @@ export class WebSocket extends EventTarget {
   readonly #pauseReadingAt: number;
   #closeEvent?: { code: number; reason: string; wasClean: boolean };
   #finished = false;
+  /** Work deferred to a later task after `open` (see `#handle`). */
+  #later: (() => void)[] | undefined;
   #wasOpen = false;
   #timer?: ReturnType<typeof setTimeout>;
   #timerState = -1;
@@ -374,7 +376,7 @@ export class WebSocket extends EventTarget {
   }
 
   #sendNow(payload: string | Uint8Array): void {
-    if (this.#conn.state !== ReadyState.OPEN) {
+    if (!this.#conn.canSend) {
       this.#discarded += typeof payload === "string"
         ? payload.length
         : payload.length;
@@ -471,7 +473,26 @@ export class WebSocket extends EventTarget {
   }
 
   #handle(events: readonly ConnectionEvent[]): void {
-    for (const event of events) {
+    if (this.#later !== undefined) {
+      // Events after `open` wait for the deferred batch; keep their order.
+      if (events.length > 0) this.#later.push(() => this.#handle(events));
+      this.#flush();
+      return;
+    }
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      if (event.type === "open" && i + 1 < events.length) {
+        // As in browsers, what arrived with the handshake response is
+        // dispatched in a later task, so code that awaits `open` and then
+        // adds listeners does not miss it.
+        const rest = events.slice(i + 1);
+        this.#later = [() => this.#handle(rest)];
+        setTimeout(() => this.#runLater(), 0);
+        this.#wasOpen = true;
+        this.#flush();
+        this.dispatchEvent(new Event("open"));
+        break;
+      }
       switch (event.type) {
         case "message":
           this.#dispatchMessage(event.data);
@@ -573,7 +594,18 @@ export class WebSocket extends EventTarget {
     }
   }
 
+  /** Runs what was deferred after `open`, in order. */
+  #runLater(): void {
+    const later = this.#later ?? [];
+    this.#later = undefined;
+    for (const run of later) run();
+  }
+
   #onTransportClose(error?: Error): void {
+    if (this.#later !== undefined) {
+      this.#later.push(() => this.#onTransportClose(error));
+      return;
+    }
     if (this.#finished) return;
     const connecting = this.#conn.state === ReadyState.CONNECTING;
     const events = this.#conn.transportClosed();

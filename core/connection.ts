@@ -218,6 +218,8 @@ export class Connection implements FrameSink {
   #negotiators: readonly ExtensionNegotiator[] = [];
   readonly #output = new OutputQueue();
   #closeSent = false;
+  /** The peer's close payload, to echo when the output is next taken. */
+  #echo: Uint8Array | undefined;
   #wantsTransportClose = false;
   // the frame being decoded
   #frameOpcode = 0;
@@ -340,6 +342,11 @@ export class Connection implements FrameSink {
    * the output once after a burst of `send()`s gives one chunk to write.
    */
   takeOutput(): readonly Uint8Array[] {
+    if (this.#echo !== undefined) {
+      this.#closeSent = true;
+      this.#write(Opcode.Close, this.#echo);
+      this.#echo = undefined;
+    }
     return this.#output.take();
   }
 
@@ -565,7 +572,9 @@ export class Connection implements FrameSink {
     if (this.#state === ReadyState.CLOSED) return;
     if (this.#frameOpcode >= Opcode.Close) {
       const control = this.#control;
-      for (let i = start; i < end; i++) control[this.#controlLength++] = data[i];
+      for (let i = start; i < end; i++) {
+        control[this.#controlLength++] = data[i];
+      }
     } else {
       this.#messages.append(data, start, end);
     }
@@ -617,11 +626,10 @@ export class Connection implements FrameSink {
       }
       reason = decoder.decode(reasonBytes);
     }
-    if (!this.#closeSent) {
-      // Echo the peer's close: the same code and reason (or no payload).
-      this.#closeSent = true;
-      this.#write(Opcode.Close, payload);
-    }
+    // Echo the peer's close (same code and reason, or no payload) when the
+    // output is next taken, so replies to messages that arrived before it
+    // in the same chunk still go out first (RFC 6455 §5.5.1 allows this).
+    if (!this.#closeSent) this.#echo = payload;
     this.#closed(code, reason, true);
   }
 
@@ -652,8 +660,16 @@ export class Connection implements FrameSink {
     this.#output.frame(opcode, payload, fin, rsv, this.#mask);
   }
 
+  /**
+   * Whether data may still be sent: while `OPEN`, and after the peer's close
+   * until our echo of it is taken with the output.
+   */
+  get canSend(): boolean {
+    return this.#state === ReadyState.OPEN || this.#echo !== undefined;
+  }
+
   #requireOpen(what: string): void {
-    if (this.#state !== ReadyState.OPEN) {
+    if (!this.canSend) {
       const names = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"];
       throw new Error(
         `cannot ${what}: the connection is ${names[this.#state]}`,

@@ -510,3 +510,76 @@ test("server: a bad upgrade request gets its HTTP status", async () => {
     await server.close();
   }
 });
+
+test("websocket: a message arriving with the handshake response is dispatched after open, in a later task", async () => {
+  const server = await startServer({
+    onConnection(socket) {
+      socket.send("welcome"); // written together with the 101 response
+    },
+  });
+  try {
+    const ws = new WebSocket(urlOf(server));
+    await once(ws, "open");
+    // Listeners added after awaiting open still see the first message.
+    const message = await once<MessageEvent>(ws, "message");
+    assert.equal(message.data, "welcome");
+    ws.close();
+    await closed(ws);
+  } finally {
+    await server.close();
+  }
+});
+
+test("websocket: replies to messages that arrive together with a close frame still go out", async () => {
+  const raw = net.createServer((socket) => {
+    socket.once("data", (head) => {
+      const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(String(head))![1];
+      socket.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`,
+      );
+      setTimeout(() => {
+        // "ping me" then a close, in one write.
+        socket.write(
+          Buffer.from([
+            0x81,
+            7,
+            ...Buffer.from("ping me"),
+            0x88,
+            2,
+            0x03,
+            0xe8,
+          ]),
+        );
+      }, 20);
+      let got = Buffer.alloc(0);
+      socket.on("data", (d) => {
+        got = Buffer.concat([got, d]);
+        const first = got[0] & 0x0f;
+        if (got.length >= 2) socket.emit("firstOpcode", first);
+      });
+    });
+  });
+  await new Promise<void>((r) => raw.listen(0, "127.0.0.1", r));
+  try {
+    const port = (raw.address() as net.AddressInfo).port;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    ws.onmessage = (e) => ws.send(`reply to ${e.data}`);
+    const serverSide = await new Promise<net.Socket>((r) =>
+      raw.once("connection", r)
+    );
+    const firstOpcode = new Promise<number>((r) =>
+      serverSide.once("firstOpcode", r)
+    );
+    assert.equal(
+      await firstOpcode,
+      1,
+      "the text reply precedes the close echo",
+    );
+    const event = await closed(ws);
+    assert.equal(event.code, 1000);
+    serverSide.destroy();
+  } finally {
+    await new Promise((r) => raw.close(r));
+  }
+});

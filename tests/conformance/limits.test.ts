@@ -231,3 +231,24 @@ test("conformance 9 (extra): fragments summing past the 64 MiB limit fail with 1
     await peer.write(header);
     assert.deepEqual(await peer.untilEnd(), ["close:1009"]);
   }));
+
+test("conformance 9 (extra): 24 MiB of messages sent while the client does not read are all echoed once it reads (flow control)", () =>
+  echoCase(async (peer) => {
+    peer.socket.pause();
+    const payloads = Array.from({ length: 24 }, (_, k) => {
+      const p = pattern(MiB);
+      p[0] = k;
+      return p;
+    });
+    for (const p of payloads) await peer.write(masked(OP.binary, p));
+    // Let the server fill its send buffer and stop reading from us.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    peer.socket.resume();
+    for (const p of payloads) {
+      const frame = await peer.frame();
+      assert.equal(frame.payload.length, p.length);
+      assert.equal(frame.payload[0], p[0]);
+      assert.ok(Buffer.from(frame.payload).equals(Buffer.from(p)));
+    }
+    await expectThenClose(peer, payloads.map((p) => binary(p)));
+  }));
