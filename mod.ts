@@ -66,6 +66,11 @@ export {
 } from "./adapters/websocket_stream.ts";
 export { currentRuntime } from "./adapters/runtime.ts";
 export type {
+  DeflateCodec,
+  PerMessageDeflateOptions,
+} from "./core/permessage_deflate.ts";
+export { deflate, zlibCodec } from "./adapters/deflate.ts";
+export type {
   ClientTlsOptions,
   ConnectOptions,
   Listener,

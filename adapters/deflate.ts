@@ -111,6 +111,17 @@ function detect(): Support {
   return support;
 }
 
+/**
+ * zlib's output buffer size for a call: near the expected output, so small
+ * messages do not each allocate (and keep alive) 16 KiB and large ones are
+ * not gathered from many 16 KiB pieces.
+ */
+function chunkSize(expected: number, max: number): number {
+  let size = 1024;
+  while (size < expected && size < max) size *= 2;
+  return size;
+}
+
 /** A stored DEFLATE block holding `dictionary`, then `data`. */
 function withStoredPrefix(
   dictionary: Uint8Array,
@@ -139,6 +150,7 @@ function deflate_(data: Uint8Array, options: DeflateOptions): Uint8Array {
     memLevel: options.memLevel ?? 8,
     dictionary,
     finishFlush: SYNC_FLUSH,
+    chunkSize: chunkSize(data.length, 64 * 1024),
   });
 }
 
@@ -165,6 +177,7 @@ function inflate(
       dictionary,
       finishFlush: SYNC_FLUSH,
       maxOutputLength: Math.max(1, Math.min(maxOutput, MAX_OUTPUT) + skip),
+      chunkSize: chunkSize(4 * data.length, 128 * 1024),
     });
   } catch (error) {
     if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {

@@ -21,6 +21,7 @@
  */
 
 import * as net from "node:net";
+import process from "node:process";
 import * as tls from "node:tls";
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
@@ -46,6 +47,7 @@ export class NodeTransport implements Transport {
   handlers: TransportHandlers = NO_HANDLERS;
   readonly #socket: net.Socket;
   #closed = false;
+  #corked = false;
 
   /** Wraps `socket`; reading starts on the next turn or when handlers are set. */
   constructor(socket: net.Socket) {
@@ -68,9 +70,21 @@ export class NodeTransport implements Transport {
   }
 
   write(chunk: Uint8Array): boolean {
-    if (this.#socket.destroyed) return false;
-    this.#socket.write(chunk);
-    return this.#socket.writableLength < HIGH_WATER_MARK;
+    const socket = this.#socket;
+    if (socket.destroyed) return false;
+    if (!this.#corked) {
+      // Hold this turn's writes and send them together (one writev).
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(NodeTransport.#uncork, this);
+    }
+    socket.write(chunk);
+    return socket.writableLength < HIGH_WATER_MARK;
+  }
+
+  static #uncork(transport: NodeTransport): void {
+    transport.#corked = false;
+    transport.#socket.uncork();
   }
 
   get buffered(): number {

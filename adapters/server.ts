@@ -17,6 +17,8 @@ import {
 import type { HeaderInit, UpgradeRequest } from "../core/handshake.ts";
 import type { HttpLimits, HttpRequestHead } from "../core/http.ts";
 import { buildRejectResponse } from "../core/handshake.ts";
+import { DEFAULT_MESSAGE_LIMITS } from "../core/message.ts";
+import type { SocketLimits } from "./guard.ts";
 import type {
   Listener,
   Runtime,
@@ -98,6 +100,12 @@ export interface ServeOptions extends ConnectionOptions {
   highWaterMark?: number;
   /** Stop reading from a peer while this many bytes wait for it (default 1 MiB). */
   pauseReadingAt?: number;
+  /**
+   * Per-connection limits. Defaults on a server: `maxQueuedBytes` twice
+   * `maxMessageSize` (128 MiB), `backpressureTimeout` 30 s; no rate limit
+   * and no idle timeout unless set.
+   */
+  limits?: SocketLimits;
   /**
    * permessage-deflate (RFC 7692): accepted by default when a client offers
    * it and the runtime has a DEFLATE codec (Node, Deno, Bun). `false` turns
@@ -403,6 +411,12 @@ export class WebSocketServer {
       transport,
       highWaterMark: options.highWaterMark,
       pauseReadingAt: options.pauseReadingAt ?? 1024 * 1024,
+      limits: {
+        maxQueuedBytes: 2 *
+          (options.maxMessageSize ?? DEFAULT_MESSAGE_LIMITS.maxMessageSize),
+        backpressureTimeout: 30_000,
+        ...options.limits,
+      },
     });
     this.#clients.add(socket);
     this.#connections.set(socket, conn);

@@ -25,6 +25,7 @@ import {
   permessageDeflate,
   type PerMessageDeflateOptions,
 } from "../core/permessage_deflate.ts";
+import { SocketGuard, type SocketLimits } from "./guard.ts";
 import type { ClientTlsOptions, Runtime, Transport } from "./transport.ts";
 
 /** Options a browser does not have. */
@@ -44,6 +45,8 @@ export interface WebSocketOptions extends ConnectionOptions {
   runtime?: Runtime;
   /** Bytes buffered for sending above which `send()` returns false (default 1 MiB). */
   highWaterMark?: number;
+  /** Queue cap, rate limit, idle timeout with keep-alive (all off by default). */
+  limits?: SocketLimits;
   /**
    * Offer permessage-deflate (RFC 7692): `true` or options. Off by default.
    * Needs a runtime with a DEFLATE codec (Node, Deno, Bun); elsewhere it is
@@ -64,6 +67,8 @@ export interface SocketSetup {
   highWaterMark?: number;
   /** Stop reading from the peer while this many bytes wait to be sent. */
   pauseReadingAt?: number;
+  /** Queue cap, rate limit, idle timeout with keep-alive. */
+  limits?: SocketLimits;
 }
 
 /** A WebSocket `close` event (also built where the runtime lacks `CloseEvent`). */
@@ -180,6 +185,7 @@ export class WebSocket extends EventTarget {
   readonly #pauseReadingAt: number;
   #closeEvent?: { code: number; reason: string; wasClean: boolean };
   #finished = false;
+  #guard: SocketGuard | undefined;
   /** Work deferred to a later task after `open` (see `#handle`). */
   #later: (() => void)[] | undefined;
   #wasOpen = false;
@@ -191,6 +197,13 @@ export class WebSocket extends EventTarget {
   #readingPaused = false;
   #blobChain?: Promise<void>;
   readonly #handlers = new Map<HandlerName, { fn: Handler }>();
+  /** How deep we are in `#handle`, which flushes when it is done. */
+  #handling = 0;
+  #flushQueued = false;
+  readonly #flushLater = (): void => {
+    this.#flushQueued = false;
+    this.#flush();
+  };
 
   /**
    * Opens a connection to `url` (`ws:`, `wss:`, or `http(s):`), offering
@@ -212,6 +225,7 @@ export class WebSocket extends EventTarget {
       this.#transport = setup.transport;
       this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
       this.#pauseReadingAt = setup.pauseReadingAt ?? Infinity;
+      this.#guard = this.#makeGuard(setup.limits);
     } else {
       const runtime = options.runtime ?? defaultRuntime?.();
       let conn: Connection;
@@ -240,6 +254,7 @@ export class WebSocket extends EventTarget {
       this.#conn = conn;
       this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
       this.#pauseReadingAt = Infinity;
+      this.#guard = this.#makeGuard(options.limits);
       const secure = target.protocol === "wss:";
       if (runtime === undefined) {
         throw new TypeError(
@@ -254,7 +269,10 @@ export class WebSocket extends EventTarget {
       });
     }
     this.#transport.handlers = {
-      data: (chunk) => this.#handle(this.#conn.receive(chunk)),
+      data: (chunk) => {
+        this.#guard?.received();
+        this.#handle(this.#conn.receive(chunk));
+      },
       drain: () => this.#onDrain(),
       close: (error) => this.#onTransportClose(error),
     };
@@ -282,7 +300,8 @@ export class WebSocket extends EventTarget {
 
   /** Bytes queued by `send()` and not yet handed to the network. */
   get bufferedAmount(): number {
-    return this.#transport.buffered + this.#discarded;
+    return this.#transport.buffered + this.#conn.outputLength +
+      this.#discarded;
   }
 
   /** How binary messages arrive: `"blob"` (default), `"arraybuffer"` or `"uint8array"`. */
@@ -383,7 +402,34 @@ export class WebSocket extends EventTarget {
       return;
     }
     this.#conn.send(payload);
-    this.#flush();
+    if (this.#guard !== undefined && this.#overfull()) return;
+    this.#flushSoon();
+  }
+
+  /**
+   * Enforces `limits.maxQueuedBytes` over everything not yet sent: past it
+   * the connection fails (1008) and the transport is dropped, since the close
+   * frame could not get through the full queue anyway.
+   */
+  #overfull(): boolean {
+    const queued = this.#transport.buffered + this.#conn.outputLength;
+    const reason = this.#guard?.queued(queued);
+    if (reason === undefined || this.#finished) return false;
+    this.#guard = undefined;
+    this.#handle(this.#conn.fail(1008, reason));
+    this.#transport.destroy();
+    return true;
+  }
+
+  /**
+   * Writes what was sent soon, not at once: when the event dispatch in
+   * progress ends, else on a microtask. So the replies to a burst of
+   * messages, or a loop of `send()`s, leave in one write.
+   */
+  #flushSoon(): void {
+    if (this.#handling > 0 || this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(this.#flushLater);
   }
 
   #sendBlob(blob: Blob): boolean {
@@ -399,7 +445,8 @@ export class WebSocket extends EventTarget {
   }
 
   #below(): boolean {
-    const ok = this.#transport.buffered < this.#highWaterMark;
+    const ok = this.#transport.buffered + this.#conn.outputLength <
+      this.#highWaterMark;
     if (!ok) this.#needDrain = true;
     return ok;
   }
@@ -479,6 +526,16 @@ export class WebSocket extends EventTarget {
       this.#flush();
       return;
     }
+    this.#handling++;
+    try {
+      this.#dispatch(events);
+    } finally {
+      this.#handling--;
+    }
+    this.#flush();
+  }
+
+  #dispatch(events: readonly ConnectionEvent[]): void {
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       if (event.type === "open" && i + 1 < events.length) {
@@ -518,10 +575,19 @@ export class WebSocket extends EventTarget {
           break;
       }
     }
-    this.#flush();
   }
 
   #dispatchMessage(data: string | Uint8Array): void {
+    const guard = this.#guard;
+    if (guard !== undefined) {
+      const over = guard.message(
+        typeof data === "string" ? data.length : data.length,
+      );
+      if (over !== undefined) {
+        this.#handle(this.#conn.fail(1008, over));
+        return;
+      }
+    }
     let payload: unknown = data;
     if (typeof data !== "string") {
       if (this.#binaryType === "arraybuffer") {
@@ -540,11 +606,22 @@ export class WebSocket extends EventTarget {
   #flush(): void {
     const transport = this.#transport;
     const conn = this.#conn;
-    for (const chunk of conn.takeOutput()) transport.write(chunk);
+    const output = conn.takeOutput();
+    for (let i = 0; i < output.length; i++) transport.write(output[i]);
+    if (
+      this.#needDrain && output.length > 0 &&
+      transport.buffered < this.#highWaterMark
+    ) {
+      // What `send()` had queued went straight through: no transport
+      // `drain` will follow, so report it here (after this task's code).
+      queueMicrotask(() => this.#onDrain());
+    }
     if (transport.buffered > this.#pauseReadingAt && !this.#paused) {
       this.#paused = true;
+      this.#guard?.paused(true);
       if (!this.#readingPaused) transport.pause();
     }
+    if (this.#guard !== undefined && this.#overfull()) return;
     if (this.#finished) return;
     if (conn.wantsTransportClose) {
       if (!this.#wasOpen) {
@@ -586,6 +663,7 @@ export class WebSocket extends EventTarget {
   #onDrain(): void {
     if (this.#paused && this.#transport.buffered <= this.#pauseReadingAt / 2) {
       this.#paused = false;
+      this.#guard?.paused(false);
       if (!this.#readingPaused) this.#transport.resume();
     }
     if (this.#needDrain && this.#transport.buffered < this.#highWaterMark) {
@@ -595,6 +673,19 @@ export class WebSocket extends EventTarget {
   }
 
   /** Runs what was deferred after `open`, in order. */
+  #makeGuard(limits: SocketLimits | undefined): SocketGuard | undefined {
+    if (limits === undefined) return undefined;
+    return new SocketGuard(limits, {
+      ping: () => {
+        if (this.#conn.canSend) this.ping();
+      },
+      fail: (code, reason) => {
+        if (code === 1001) this.#handle(this.#conn.closeWithCode(code, reason));
+        else this.#handle(this.#conn.fail(code, reason));
+      },
+    });
+  }
+
   #runLater(): void {
     const later = this.#later ?? [];
     this.#later = undefined;
@@ -619,6 +710,7 @@ export class WebSocket extends EventTarget {
     }
     this.#handle(events);
     this.#finished = true;
+    this.#guard?.stop();
     this.#disarm();
     // As in browsers, a connection that did not close cleanly reports 1006;
     // the `error` event before it said why.

@@ -16,7 +16,10 @@
  *    (wskit's `serve()` or `ws`'s `WebSocketServer`, echoing), N clients
  *    (`ws`, permessage-deflate with context takeover) that each exchange
  *    one 2 KiB JSON message and then stay idle; the server's RSS and
- *    heap+external growth divided by N, with deflate and without.
+ *    heap+external growth divided by N, with deflate and without. (On Bun,
+ *    `import "ws"` gives Bun's own implementation, so there the `ws` rows
+ *    are Bun's native server; the throughput rows load ws's
+ *    `lib/permessage-deflate.js` by path on every runtime.)
  *
  *     node --expose-gc --import tsx bench/deflate.bench.ts
  *     deno run -A --v8-flags=--expose-gc bench/deflate.bench.ts
@@ -33,7 +36,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import WS, { PerMessageDeflate, WebSocketServer as WSServer } from "ws";
+import { createRequire } from "node:module";
+import WS, { WebSocketServer as WSServer } from "ws";
 import type { Extension } from "../core/extension.ts";
 import { deflate, zlibCodec } from "../adapters/deflate.ts";
 import type { PerMessageDeflateOptions } from "../core/permessage_deflate.ts";
@@ -52,18 +56,6 @@ const runtimeLabel = g.Deno
   : g.Bun
   ? `bun ${g.Bun.version}`
   : `node ${process.version}`;
-
-// ---- the server child (memory part) -----------------------------------------
-
-if (argv[0] === "--serve") {
-  await serveChild(argv[1], argv[2] === "deflate");
-} else {
-  console.log(
-    `${runtimeLabel}; zlib contextTakeover: ${zlibCodec.contextTakeover}`,
-  );
-  if (!argv.includes("--no-throughput")) await throughput();
-  if (!argv.includes("--no-memory")) await memory();
-}
 
 // ---- throughput ---------------------------------------------------------------
 
@@ -109,9 +101,22 @@ function wskitPair(
 // deno-lint-ignore no-explicit-any
 type WsPmd = any;
 
+/**
+ * `ws`'s PerMessageDeflate class, loaded by file path: the package does not
+ * export it as a subpath, and on Bun the `ws` specifier is Bun's own
+ * implementation (without it).
+ */
+const PerMessageDeflate: new (options: object) => WsPmd = createRequire(
+  import.meta.url,
+)(
+  fileURLToPath(
+    new URL("../node_modules/ws/lib/permessage-deflate.js", import.meta.url)
+      .href,
+  ),
+);
+
 function wsPair(noContext: boolean): { send: WsPmd; receive: WsPmd } {
-  // deno-lint-ignore no-explicit-any
-  const Pmd = PerMessageDeflate as any;
+  const Pmd = PerMessageDeflate;
   const send = new Pmd({ threshold: 0, isServer: true });
   send.accept([noContext ? { server_no_context_takeover: [true] } : {}]);
   const receive = new Pmd({ threshold: 0, isServer: false });
@@ -384,4 +389,16 @@ async function memory(): Promise<void> {
     "\nserver memory per idle connection (one 2 KiB JSON message each way, then idle):",
   );
   console.table(rows);
+}
+
+// ---- main ---------------------------------------------------------------------
+
+if (argv[0] === "--serve") {
+  await serveChild(argv[1], argv[2] === "deflate");
+} else {
+  console.log(
+    `${runtimeLabel}; zlib contextTakeover: ${zlibCodec.contextTakeover}`,
+  );
+  if (!argv.includes("--no-throughput")) await throughput();
+  if (!argv.includes("--no-memory")) await memory();
 }

@@ -3,7 +3,7 @@
  * unmasked payload pieces come out through a {@linkcode FrameSink}, with no
  * allocation per frame.
  *
- * The decoder never buffers a payload: each piece it hands on is a view of
+ * The decoder never buffers a payload: each piece it hands on is a range of
  * the chunk it was given (unmasked in place), so a large frame costs no copy
  * here. Only a header split across chunks is gathered, in a 14-byte scratch.
  * It enforces the framing rules of RFC 6455 §5.2–5.5 that need no message
@@ -90,7 +90,11 @@ export class FrameDecoder {
     const remaining = this.#remaining;
     const end = length - pos > remaining ? pos + remaining : length;
     if (this.#masked) {
-      applyMask(chunk, this.#mask, this.#maskOffset, pos, end);
+      if (end - pos < SMALL_UNMASK && this.#maskOffset === 0) {
+        unmaskSmall(chunk, this.#mask, pos, end);
+      } else {
+        applyMask(chunk, this.#mask, this.#maskOffset, pos, end);
+      }
       this.#maskOffset += end - pos;
     }
     this.#remaining = remaining - (end - pos);
@@ -185,6 +189,32 @@ export class FrameDecoder {
     if (length === 0) this.#sink.frameEnd();
     return p;
   }
+}
+
+/** Below this many bytes, the decoder unmasks with its own loop. */
+const SMALL_UNMASK = 32;
+
+/** Unmasks `data[start, end)`, the start of a payload, in place. */
+function unmaskSmall(
+  data: Uint8Array,
+  mask: Uint8Array,
+  start: number,
+  end: number,
+): void {
+  const m0 = mask[0];
+  const m1 = mask[1];
+  const m2 = mask[2];
+  const m3 = mask[3];
+  let i = start;
+  for (const last = end - 3; i < last; i += 4) {
+    data[i] ^= m0;
+    data[i + 1] ^= m1;
+    data[i + 2] ^= m2;
+    data[i + 3] ^= m3;
+  }
+  if (i < end) data[i++] ^= m0;
+  if (i < end) data[i++] ^= m1;
+  if (i < end) data[i] ^= m2;
 }
 
 /** The size of a header whose second byte is `b1`. */

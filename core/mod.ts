@@ -97,4 +97,15 @@ export {
 } from "./http.ts";
 export { applyMask, maskInto } from "./mask.ts";
 export { DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./message.ts";
+export {
+  type DeflateCodec,
+  type DeflateOptions,
+  type DeflateParams,
+  type InflateOptions,
+  parseDeflateParams,
+  PERMESSAGE_DEFLATE,
+  permessageDeflate,
+  type PerMessageDeflateConfig,
+  type PerMessageDeflateOptions,
+} from "./permessage_deflate.ts";
 export { isValidUtf8, Utf8Validator } from "./utf8.ts";

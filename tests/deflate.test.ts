@@ -12,7 +12,6 @@ import type { Extension } from "../core/extension.ts";
 import {
   type DeflateCodec,
   parseDeflateParams,
-  permessageDeflate,
 } from "../core/permessage_deflate.ts";
 import { deflate, zlibCodec } from "../adapters/deflate.ts";
 import {
@@ -741,3 +740,44 @@ test("deflate: a smaller window bounds what is kept", () => {
 function retained(ext: Extension): number {
   return (ext as unknown as { retainedBytes: number }).retainedBytes;
 }
+
+test("deflate: a codec whose output lacks the sync-flush tail is an error, not a corrupt frame", () => {
+  const broken: DeflateCodec = {
+    deflate: (data) => deflateRawSync(data), // Z_FINISH: no 00 00 ff ff
+    inflate: zlibCodec.inflate,
+  };
+  const { client } = handshake({
+    client: [pmd({ threshold: 0 }, broken)],
+    server: [pmd()],
+  });
+  assert.throws(() => client.send(text(3000, 1)), /sync flush/);
+});
+
+test("deflate: a peer compressing with an 8-bit window is decoded, context included", () => {
+  // zlib's 9-bit raw deflate never reaches back more than 250 bytes, so its
+  // output is what a peer with a 256-byte window may send.
+  const client = new Connection({
+    role: "client",
+    activeExtensions: [
+      pmd().accept({
+        name: "permessage-deflate",
+        params: [["server_max_window_bits", "8"]],
+      }),
+    ],
+  });
+  const first = enc.encode(text(600, 11));
+  const second = enc.encode(text(600, 11).slice(0, 400) + text(200, 12));
+  const frames = [
+    deflateRawSync(first, { ...SYNC, windowBits: 9 }),
+    deflateRawSync(second, {
+      ...SYNC,
+      windowBits: 9,
+      dictionary: first.subarray(-256),
+    }),
+  ].map((c) => serverFrame(1, c.subarray(0, c.length - 4), { rsv: 4 }));
+  const got = frames.flatMap((f) => messages(feed(client, f)));
+  assert.deepEqual(got, [
+    new TextDecoder().decode(first),
+    new TextDecoder().decode(second),
+  ]);
+});

@@ -65,9 +65,15 @@ const FRAME_LENGTH = FRAME.length;
 const LOG_BASE = Math.log(1.01);
 const BUCKETS = 2000; // up to ~4e8 µs
 let histogram = new Float64Array(BUCKETS);
-function record(micros, count) {
-  const bucket = micros <= 1 ? 0 : Math.min(BUCKETS - 1, Math.ceil(Math.log(micros) / LOG_BASE));
-  histogram[bucket] += count;
+let lastMicros = -1;
+let lastBucket = 0;
+function record(micros) {
+  // Messages sent in one write complete with the same latency: reuse the log.
+  if (micros !== lastMicros) {
+    lastMicros = micros;
+    lastBucket = micros <= 1 ? 0 : Math.min(BUCKETS - 1, Math.ceil(Math.log(micros) / LOG_BASE));
+  }
+  histogram[lastBucket]++;
 }
 function percentile(p) {
   let total = 0;
@@ -125,7 +131,7 @@ function open(index) {
     function completed(now) {
       // One message echoed: record its latency, free its slot.
       if (measuring) {
-        record((now - sent[first]) * 1000, 1);
+        record((now - sent[first]) * 1000);
         messages++;
         payloadBytes += frameLength;
       }
@@ -153,19 +159,27 @@ function open(index) {
           }
           continue;
         }
-        // Gather a header (2, 4 or 10 bytes).
-        headerBytes[headerHave++] = chunk[i++];
-        if (headerHave < 2) continue;
-        const len7 = headerBytes[1] & 0x7f;
-        const need = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
-        if (headerHave < need) continue;
-        const opcode = headerBytes[0] & 0x0f;
-        frameLength = len7 === 126
-          ? headerBytes.readUInt16BE(2)
-          : len7 === 127
-          ? Number(headerBytes.readBigUInt64BE(2))
-          : len7;
-        headerHave = 0;
+        let opcode;
+        if (headerHave === 0 && n - i >= 2 && (chunk[i + 1] & 0x7f) < 126) {
+          // The common case: a short header, all in this chunk.
+          opcode = chunk[i] & 0x0f;
+          frameLength = chunk[i + 1] & 0x7f;
+          i += 2;
+        } else {
+          // Gather a header (2, 4 or 10 bytes).
+          headerBytes[headerHave++] = chunk[i++];
+          if (headerHave < 2) continue;
+          const len7 = headerBytes[1] & 0x7f;
+          const need = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
+          if (headerHave < need) continue;
+          opcode = headerBytes[0] & 0x0f;
+          frameLength = len7 === 126
+            ? headerBytes.readUInt16BE(2)
+            : len7 === 127
+            ? Number(headerBytes.readBigUInt64BE(2))
+            : len7;
+          headerHave = 0;
+        }
         // close/ping/pong: skip its payload; not a message
         control = opcode >= 0x8;
         if (opcode === 0x8) errors++;

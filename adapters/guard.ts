@@ -1,0 +1,139 @@
+/**
+ * Per-connection protections that need a clock, so they live beside the
+ * adapters rather than in the core: a cap on bytes queued for a slow
+ * reader, a limit on how long reading may stay paused for backpressure, a
+ * message/byte rate limit, and an idle timeout with ping keep-alive.
+ *
+ * @module
+ */
+
+/** Limits for one connection. Every one is off unless set. */
+export interface SocketLimits {
+  /**
+   * Most bytes that may wait to be sent to the peer. Past it the connection
+   * fails with 1008 and the transport is dropped: a peer that never reads
+   * cannot grow our memory without bound.
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Milliseconds reading may stay paused because the peer does not read
+   * what we send; then the connection fails with 1008.
+   */
+  backpressureTimeout?: number;
+  /** Most messages and/or payload bytes per window; over it: 1008. */
+  rateLimit?: RateLimit;
+  /**
+   * Milliseconds without receiving anything before the connection is closed
+   * (1001). A ping goes out after half of it, so a live peer's pong keeps the
+   * connection open.
+   */
+  idleTimeout?: number;
+}
+
+/** A message rate limit. */
+export interface RateLimit {
+  /** Most messages per window. */
+  messages?: number;
+  /** Most payload bytes per window. */
+  bytes?: number;
+  /** The window in milliseconds (default 1000). */
+  windowMs?: number;
+}
+
+/** What a guard may ask its socket to do. */
+export interface GuardActions {
+  /** Send a keep-alive ping. */
+  ping(): void;
+  /** Fail the connection with a close code and reason. */
+  fail(code: number, reason: string): void;
+}
+
+/** Enforces {@linkcode SocketLimits} for one socket. */
+export class SocketGuard {
+  readonly #limits: SocketLimits;
+  readonly #actions: GuardActions;
+  #lastReceive = Date.now();
+  #windowStart = 0;
+  #messages = 0;
+  #bytes = 0;
+  #pausedSince = -1;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Starts the idle timer, if `limits.idleTimeout` is set. */
+  constructor(limits: SocketLimits, actions: GuardActions) {
+    this.#limits = limits;
+    this.#actions = actions;
+    const idle = limits.idleTimeout;
+    const pausedLimit = limits.backpressureTimeout;
+    // Check four times per period, so a ping goes out with at least a
+    // quarter of the idle timeout left for its pong.
+    const tick = Math.min(
+      idle === undefined ? Infinity : idle / 4,
+      pausedLimit === undefined ? Infinity : pausedLimit / 4,
+    );
+    if (Number.isFinite(tick)) {
+      this.#timer = setInterval(() => this.#check(), Math.max(tick, 10));
+    }
+  }
+
+  #check(): void {
+    const now = Date.now();
+    const idle = this.#limits.idleTimeout;
+    const pausedLimit = this.#limits.backpressureTimeout;
+    if (
+      pausedLimit !== undefined && this.#pausedSince >= 0 &&
+      now - this.#pausedSince >= pausedLimit
+    ) {
+      this.#actions.fail(1008, "peer does not read what is sent");
+    } else if (idle !== undefined) {
+      const silent = now - this.#lastReceive;
+      if (silent >= idle) this.#actions.fail(1001, "idle timeout");
+      else if (silent >= idle / 2) this.#actions.ping();
+    }
+  }
+
+  /** Bytes arrived from the peer. */
+  received(): void {
+    this.#lastReceive = Date.now();
+  }
+
+  /** A message of `size` bytes arrived; returns a reason if over the rate. */
+  message(size: number): string | undefined {
+    const rate = this.#limits.rateLimit;
+    if (rate === undefined) return undefined;
+    const now = Date.now();
+    if (now - this.#windowStart >= (rate.windowMs ?? 1000)) {
+      this.#windowStart = now;
+      this.#messages = 0;
+      this.#bytes = 0;
+    }
+    this.#messages++;
+    this.#bytes += size;
+    if (rate.messages !== undefined && this.#messages > rate.messages) {
+      return "message rate limit exceeded";
+    }
+    if (rate.bytes !== undefined && this.#bytes > rate.bytes) {
+      return "byte rate limit exceeded";
+    }
+    return undefined;
+  }
+
+  /** Checks the send queue; returns a reason if it is over the cap. */
+  queued(buffered: number): string | undefined {
+    const max = this.#limits.maxQueuedBytes;
+    return max !== undefined && buffered > max
+      ? `more than ${max} bytes queued for a peer that does not read`
+      : undefined;
+  }
+
+  /** Reading was paused (true) or resumed (false) for backpressure. */
+  paused(paused: boolean): void {
+    this.#pausedSince = paused ? Date.now() : -1;
+  }
+
+  /** Stops the timer; the connection is closed. */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
