@@ -119,6 +119,8 @@ type HandlerName = typeof HANDLER_NAMES[number];
 export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/** Sent bytes waiting in the core past this are written at once. */
+const FLUSH_NOW = 64 * 1024;
 
 let defaultRuntime: (() => Runtime) | undefined;
 
@@ -415,6 +417,7 @@ export class WebSocket extends EventTarget {
     const queued = this.#transport.buffered + this.#conn.outputLength;
     const reason = this.#guard?.queued(queued);
     if (reason === undefined || this.#finished) return false;
+    this.#guard?.stop();
     this.#guard = undefined;
     this.#handle(this.#conn.fail(1008, reason));
     this.#transport.destroy();
@@ -427,6 +430,10 @@ export class WebSocket extends EventTarget {
    * messages, or a loop of `send()`s, leave in one write.
    */
   #flushSoon(): void {
+    if (this.#conn.outputLength >= FLUSH_NOW) {
+      this.#flush(); // enough to be worth a write of its own
+      return;
+    }
     if (this.#handling > 0 || this.#flushQueued) return;
     this.#flushQueued = true;
     queueMicrotask(this.#flushLater);

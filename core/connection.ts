@@ -581,6 +581,30 @@ export class Connection implements FrameSink {
   }
 
   /** @internal Part of `FrameSink`; not for applications. */
+  frame(
+    opcode: number,
+    rsv: number,
+    data: Uint8Array,
+    start: number,
+    end: number,
+  ): void {
+    if (
+      (opcode !== Opcode.Text && opcode !== Opcode.Binary) || rsv !== 0 || this.#messages.inProgress ||
+      this.#state === ReadyState.CLOSED
+    ) {
+      this.frameStart(true, rsv, opcode, end - start);
+      this.framePayload(data, start, end);
+      this.frameEnd();
+      return;
+    }
+    // The common case: a small message, whole, in one frame.
+    this.#events.push({
+      type: "message",
+      data: this.#messages.single(opcode, data, start, end),
+    });
+  }
+
+  /** @internal Part of `FrameSink`; not for applications. */
   frameEnd(): void {
     if (this.#state === ReadyState.CLOSED) return;
     if (this.#frameOpcode >= Opcode.Close) {

@@ -100,6 +100,42 @@ export class MessageAssembler {
   }
 
   /**
+   * A whole message in one frame (final, no reserved bits, no fragmented
+   * message under way), payload in `data[start, end)`: checks the limits
+   * and returns it as `finish()` would, without keeping any state. Throws
+   * `ProtocolError` (1009 over the size limit, 1007 for invalid UTF-8).
+   */
+  single(
+    opcode: number,
+    data: Uint8Array,
+    start: number,
+    end: number,
+  ): string | Uint8Array {
+    if (end - start > this.#limits.maxMessageSize) {
+      throw new ProtocolError(
+        1009,
+        `message exceeds ${this.#limits.maxMessageSize} bytes`,
+      );
+    }
+    if (this.#limits.maxFragments < 1) {
+      throw new ProtocolError(
+        1009,
+        `message exceeds ${this.#limits.maxFragments} fragments`,
+      );
+    }
+    const bytes = start === 0 && end === data.length
+      ? data
+      : data.subarray(start, end);
+    if (opcode !== Opcode.Text) return bytes;
+    const validator = this.#validator;
+    validator.reset();
+    if (!validator.push(data, start, end) || !validator.complete) {
+      throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+    }
+    return textDecoder.decode(bytes);
+  }
+
+  /**
    * Adds payload bytes of the current message, `data[start, end)`. Text is
    * validated as it arrives (1007 at the first invalid byte). Keeps a
    * reference to `data`.

@@ -145,6 +145,7 @@ test("limits: a ping flood from a peer that never reads stops being read, then i
   let serverSocket: WebSocket | undefined;
   const server = await startServer({
     pauseReadingAt: 64 * 1024,
+    closeTimeout: 200,
     limits: { backpressureTimeout: 300 },
     onConnection(socket) {
       serverSocket = socket;
