@@ -16,6 +16,7 @@
 import { Bench } from "tinybench";
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const g = globalThis as {
@@ -73,9 +74,17 @@ export interface Ws {
   label: string;
 }
 
-/** Loads `ws` (which picks up `bufferutil` unless `WS_NO_BUFFER_UTIL` is set). */
+/**
+ * Loads `ws`'s receiver and sender (which pick up `bufferutil` unless
+ * `WS_NO_BUFFER_UTIL` is set) from its files: Bun answers `require("ws")`
+ * with its own stand-in, which has no `Receiver` or `Sender`.
+ */
 export function loadWs(): Ws {
-  const ws = require("ws");
+  const dir = dirname(require.resolve("ws/package.json"));
+  const ws = {
+    Receiver: require(join(dir, "lib", "receiver.js")),
+    Sender: require(join(dir, "lib", "sender.js")),
+  };
   let bufferutil = false;
   if (!g.process?.env.WS_NO_BUFFER_UTIL) {
     try {
@@ -152,10 +161,8 @@ export class Suite {
  * `--ws-only --json`, on the same runtime, and returns its ns-per-op map.
  * Returns an empty map (with a warning) if the child fails.
  */
-export function runWsChild(script: string | URL): Map<string, number> {
-  const file = String(script).startsWith("file:")
-    ? fileURLToPath(script)
-    : String(script);
+export function runWsChild(script: string): Map<string, number> {
+  const file = script.startsWith("file:") ? fileURLToPath(script) : script;
   const extra = ["--ws-only", "--json", ...argv.filter((a) => a !== "--json")];
   const command = runtime === "deno"
     ? [g.Deno!.execPath(), "run", "-A", file]

@@ -66,7 +66,10 @@ function cases(): Case[] {
   const list: Case[] = [];
   for (const size of [16, 125, 1024, 65536, 1 << 20]) {
     const frame = buildFrame(0x2, payloadOf(size, false), ASCII_SAFE_KEY);
-    const repeat = Math.max(1, Math.min(2000, Math.ceil(BYTES_PER_CALL / size)));
+    const repeat = Math.max(
+      1,
+      Math.min(2000, Math.ceil(BYTES_PER_CALL / size)),
+    );
     list.push({
       name: `${label(size)} binary, 1 frame/chunk`,
       chunks: [frame],
@@ -76,12 +79,21 @@ function cases(): Case[] {
     });
   }
   for (
-    const [size, text] of [[16, false], [16, true], [125, false], [1024, false]] as const
+    const [size, text] of [[16, false], [16, true], [125, false], [
+      1024,
+      false,
+    ]] as const
   ) {
-    const frame = buildFrame(text ? 0x1 : 0x2, payloadOf(size, text), ASCII_SAFE_KEY);
+    const frame = buildFrame(
+      text ? 0x1 : 0x2,
+      payloadOf(size, text),
+      ASCII_SAFE_KEY,
+    );
     const perChunk = Math.floor(CHUNK / frame.length);
     list.push({
-      name: `${label(size)} ${text ? "text" : "binary"}, ${perChunk} frames/64 KiB chunk`,
+      name: `${label(size)} ${
+        text ? "text" : "binary"
+      }, ${perChunk} frames/64 KiB chunk`,
       chunks: [repeatFrame(frame, perChunk)],
       repeat: 4,
       frames: 4 * perChunk,
@@ -151,7 +163,10 @@ for (const c of all) {
     });
   }
   const buffers = chunks.map((chunk) => Buffer.from(chunk));
-  const receiver = new ws.Receiver({ isServer: true, binaryType: "nodebuffer" });
+  const receiver = new ws.Receiver({
+    isServer: true,
+    binaryType: "nodebuffer",
+  });
   receiver.on("message", () => sinkCount++);
   receiver.on("error", (error: Error) => {
     throw error;
@@ -172,21 +187,31 @@ if (jsonOutput) {
   printJson(results);
 } else {
   const plain = ws.bufferutil ? runWsChild(import.meta.url) : new Map();
-  console.log(`decode (masked, server side) — ${runtimeLabel}; ns per frame, median`);
-  console.table(all.filter((c) => results.has(`${c.name} | wskit`)).map((c) => {
-    const ours = results.get(`${c.name} | wskit`);
-    const withBu = ws.bufferutil ? results.get(`${c.name} | ws+bufferutil`) : undefined;
-    const plainWs = ws.bufferutil ? plain.get(`${c.name} | ws`) : results.get(`${c.name} | ws`);
-    return {
-      case: c.name,
-      wskit: formatNs(ours),
-      "wskit MB/s": ours ? Math.round((c.size / ours) * 1000) : "—",
-      "FrameDecoder only": formatNs(results.get(`${c.name} | wskit FrameDecoder`)),
-      "ws+bufferutil": formatNs(withBu),
-      ws: formatNs(plainWs),
-      "ws+bu ÷ wskit": ratio(withBu, ours),
-      "ws ÷ wskit": ratio(plainWs, ours),
-    };
-  }));
+  console.log(
+    `decode (masked, server side) — ${runtimeLabel}; ns per frame, median`,
+  );
+  console.table(
+    all.filter((c) => results.has(`${c.name} | wskit`)).map((c) => {
+      const ours = results.get(`${c.name} | wskit`);
+      const withBu = ws.bufferutil
+        ? results.get(`${c.name} | ws+bufferutil`)
+        : undefined;
+      const plainWs = ws.bufferutil
+        ? plain.get(`${c.name} | ws`)
+        : results.get(`${c.name} | ws`);
+      return {
+        case: c.name,
+        wskit: formatNs(ours),
+        "wskit MB/s": ours ? Math.round((c.size / ours) * 1000) : "—",
+        "FrameDecoder only": formatNs(
+          results.get(`${c.name} | wskit FrameDecoder`),
+        ),
+        "ws+bufferutil": formatNs(withBu),
+        ws: formatNs(plainWs),
+        "ws+bu ÷ wskit": ratio(withBu, ours),
+        "ws ÷ wskit": ratio(plainWs, ours),
+      };
+    }),
+  );
   if (sinkCount < 0) console.log(sinkCount);
 }

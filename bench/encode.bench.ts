@@ -1,7 +1,8 @@
 /**
  * Encoding frames: server frames (unmasked) and client frames (masked with a
  * fresh key each), for wskit's `encodeFrame` and `Connection.send` (plus
- * `takeOutput`, once per message as the `WebSocket` class does) against
+ * `takeOutput` once per message, and once per 16 messages as the
+ * `WebSocket` class does when it answers a burst) against
  * `ws`'s `Sender.frame` and `Sender#send` (over a socket stub that accepts
  * writes and does nothing), with and without `bufferutil`.
  *
@@ -96,6 +97,14 @@ for (const c of CASES) {
           sink += conn.takeOutput().length;
         }
       });
+      // As the WebSocket class does: the replies of one turn, written once.
+      const batch = Math.min(16, n);
+      suite.add(`${key} | wskit send ×16`, n, () => {
+        for (let i = 0; i < n; i += batch) {
+          for (let j = 0; j < batch; j++) conn.send(data);
+          sink += conn.takeOutput().length;
+        }
+      });
     }
     const wsData = text ? c.data : Buffer.from(c.data as Uint8Array);
     const options = {
@@ -128,17 +137,24 @@ if (jsonOutput) {
     results.get(`${key} | ${what}`) ?? plain.get(`${key} | ${what}`);
   console.log(`encode — ${runtimeLabel}; ns per frame, median`);
   console.table(
-    names.filter(({ c, role }) => results.has(`${c.name}, ${role} | wskit send`))
+    names.filter(({ c, role }) =>
+      results.has(`${c.name}, ${role} | wskit send`)
+    )
       .map(({ c, role }) => {
         const key = `${c.name}, ${role}`;
         const send = get(key, "wskit send");
-        const wsBuSend = ws.bufferutil ? get(key, "ws+bufferutil send") : undefined;
+        const wsBuSend = ws.bufferutil
+          ? get(key, "ws+bufferutil send")
+          : undefined;
         const wsSend = get(key, "ws send");
         return {
           case: `${c.name}, ${role === "client" ? "masked" : "unmasked"}`,
           "wskit encodeFrame": formatNs(get(key, "wskit encodeFrame")),
           "wskit send": formatNs(send),
-          "ws+bu frame": formatNs(ws.bufferutil ? get(key, "ws+bufferutil frame") : undefined),
+          "wskit send ×16": formatNs(get(key, "wskit send ×16")),
+          "ws+bu frame": formatNs(
+            ws.bufferutil ? get(key, "ws+bufferutil frame") : undefined,
+          ),
           "ws+bu send": formatNs(wsBuSend),
           "ws frame": formatNs(get(key, "ws frame")),
           "ws send": formatNs(wsSend),

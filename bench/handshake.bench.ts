@@ -91,7 +91,9 @@ type Parser = {
   execute(data: Uint8Array): number;
   [key: number]: unknown;
 };
-let llhttp: { new (): Parser; REQUEST: number; [key: string]: unknown } | undefined;
+let llhttp:
+  | { new (): Parser; REQUEST: number; [key: string]: unknown }
+  | undefined;
 try {
   llhttp = createRequire(import.meta.url)("_http_common").HTTPParser;
 } catch {

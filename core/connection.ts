@@ -589,7 +589,8 @@ export class Connection implements FrameSink {
     end: number,
   ): void {
     if (
-      (opcode !== Opcode.Text && opcode !== Opcode.Binary) || rsv !== 0 || this.#messages.inProgress ||
+      (opcode !== Opcode.Text && opcode !== Opcode.Binary) || rsv !== 0 ||
+      this.#messages.inProgress ||
       this.#state === ReadyState.CLOSED
     ) {
       this.frameStart(true, rsv, opcode, end - start);

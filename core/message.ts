@@ -29,6 +29,13 @@ export const DEFAULT_MESSAGE_LIMITS: MessageLimits = Object.freeze({
 /** Pieces shorter than this are copied together rather than kept apart. */
 const SMALL_PIECE = 1024;
 const STAGING_SIZE = 16 * 1024;
+/**
+ * Once this much of a message has arrived in pieces, and at least a quarter
+ * of the length its frames announced (so a peer cannot make us allocate
+ * much more than it sent), the rest is copied into one buffer as it
+ * arrives: the bytes are still in cache, and no list is joined at the end.
+ */
+const GATHER_FROM = 64 * 1024;
 
 const textDecoder = new TextDecoder();
 
@@ -48,6 +55,10 @@ export class MessageAssembler {
   #pieces: Uint8Array[] = [];
   #staging: Uint8Array = EMPTY_BYTES;
   #staged = 0;
+  /** Bytes received of the current message (in pieces or gathered). */
+  #received = 0;
+  /** Where the rest of a large message is gathered, once it qualifies. */
+  #into: Uint8Array = EMPTY_BYTES;
 
   /** Creates an assembler with the given limits. */
   constructor(limits: MessageLimits) {
@@ -152,6 +163,23 @@ export class MessageAssembler {
       this.#first = data;
       this.#firstStart = start;
       this.#firstEnd = end;
+      this.#received = end - start;
+      return;
+    }
+    const received = this.#received;
+    this.#received = received + (end - start);
+    let into = this.#into;
+    if (into.length > 0) {
+      if (this.#received > into.length) {
+        // Later fragments made the message longer than announced back
+        // then: grow, at least doubling (and never past what is announced).
+        const grown = new Uint8Array(
+          Math.min(this.#size, Math.max(2 * into.length, this.#received)),
+        );
+        grown.set(into.subarray(0, received));
+        into = this.#into = grown;
+      }
+      into.set(data.subarray(start, end), received);
       return;
     }
     const pieces = this.#pieces;
@@ -164,6 +192,12 @@ export class MessageAssembler {
     } else {
       this.#flushStaging();
       pieces.push(data.subarray(start, end));
+    }
+    if (this.#received >= GATHER_FROM && this.#received * 4 >= this.#size) {
+      this.#flushStaging();
+      this.#into = concatBytes(pieces, this.#received, this.#size);
+      this.#pieces = [];
+      this.#staging = EMPTY_BYTES;
     }
   }
 
@@ -195,7 +229,14 @@ export class MessageAssembler {
   ): string | Uint8Array {
     const opcode = this.#opcode;
     let data: Uint8Array;
-    if (this.#hasFirst && this.#pieces.length === 0 && this.#staged === 0) {
+    if (this.#into.length > 0) {
+      data = this.#into.length === this.#received
+        ? this.#into
+        : this.#into.subarray(0, this.#received);
+      this.#into = EMPTY_BYTES;
+    } else if (
+      this.#hasFirst && this.#pieces.length === 0 && this.#staged === 0
+    ) {
       // One piece: a view of the chunk it arrived in, no copy.
       const first = this.#first;
       data = this.#firstStart === 0 && this.#firstEnd === first.length

@@ -71,7 +71,9 @@ function record(micros) {
   // Messages sent in one write complete with the same latency: reuse the log.
   if (micros !== lastMicros) {
     lastMicros = micros;
-    lastBucket = micros <= 1 ? 0 : Math.min(BUCKETS - 1, Math.ceil(Math.log(micros) / LOG_BASE));
+    lastBucket = micros <= 1
+      ? 0
+      : Math.min(BUCKETS - 1, Math.ceil(Math.log(micros) / LOG_BASE));
   }
   histogram[lastBucket]++;
 }
@@ -110,7 +112,7 @@ function open(index) {
     let first = 0;
     let outstanding = 0;
     // Frame parser state (server frames are unmasked).
-    let headerBytes = Buffer.alloc(10);
+    const headerBytes = Buffer.alloc(10);
     let headerHave = 0;
     let remaining = 0; // payload bytes left in the current frame
     let inPayload = false;
@@ -197,7 +199,9 @@ function open(index) {
           sent[(first + outstanding) % INFLIGHT] = now;
           outstanding++;
         }
-        socket.write(done === INFLIGHT ? BLOCK : BLOCK.subarray(0, done * FRAME_LENGTH));
+        socket.write(
+          done === INFLIGHT ? BLOCK : BLOCK.subarray(0, done * FRAME_LENGTH),
+        );
       }
     }
 
@@ -207,7 +211,11 @@ function open(index) {
       const end = head.indexOf("\r\n\r\n");
       if (end === -1) return;
       if (!head.subarray(0, 12).toString("latin1").startsWith("HTTP/1.1 101")) {
-        reject(new Error(`connection ${index}: ${head.subarray(0, end).toString("latin1")}`));
+        reject(
+          new Error(
+            `connection ${index}: ${head.subarray(0, end).toString("latin1")}`,
+          ),
+        );
         socket.destroy();
         return;
       }
@@ -222,7 +230,11 @@ function open(index) {
     socket.on("close", () => {
       if (!stopped) errors++;
     });
-    socket.write(HANDSHAKE(Buffer.from(`wskit-bench-${index}`.padEnd(16, "-")).toString("base64")));
+    socket.write(
+      HANDSHAKE(
+        Buffer.from(`wskit-bench-${index}`.padEnd(16, "-")).toString("base64"),
+      ),
+    );
   });
 }
 

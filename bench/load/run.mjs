@@ -38,9 +38,27 @@ const { values } = parseArgs({
 });
 
 const SCENARIOS = {
-  small: { label: "32 B text, 64 conns × 16 in flight", connections: 64, inflight: 16, size: 32, text: true },
-  "16k": { label: "16 KiB binary, 32 conns × 4 in flight", connections: 32, inflight: 4, size: 16384, text: false },
-  "1m": { label: "1 MiB binary, 8 conns × 2 in flight", connections: 8, inflight: 2, size: 1 << 20, text: false },
+  small: {
+    label: "32 B text, 64 conns × 16 in flight",
+    connections: 64,
+    inflight: 16,
+    size: 32,
+    text: true,
+  },
+  "16k": {
+    label: "16 KiB binary, 32 conns × 4 in flight",
+    connections: 32,
+    inflight: 4,
+    size: 16384,
+    text: false,
+  },
+  "1m": {
+    label: "1 MiB binary, 8 conns × 2 in flight",
+    connections: 8,
+    inflight: 2,
+    size: 1 << 20,
+    text: false,
+  },
 };
 
 /** Bundles the wskit server for Node, so no TypeScript loader runs in it. */
@@ -65,19 +83,44 @@ async function serversFor(runtime) {
       const bundle = await bundleForNode();
       return [
         { name: "wskit", cmd: process.execPath, args: [bundle] },
-        { name: "ws+bufferutil", cmd: process.execPath, args: [join(here, "server_ws.mjs")] },
-        { name: "ws", cmd: process.execPath, args: [join(here, "server_ws.mjs")], env: { WS_NO_BUFFER_UTIL: "1" } },
+        {
+          name: "ws+bufferutil",
+          cmd: process.execPath,
+          args: [join(here, "server_ws.mjs")],
+        },
+        {
+          name: "ws",
+          cmd: process.execPath,
+          args: [join(here, "server_ws.mjs")],
+          env: { WS_NO_BUFFER_UTIL: "1" },
+        },
       ];
     }
     case "deno":
       return [
-        { name: "wskit", cmd: bin("deno"), args: ["run", "-A", "--no-check", join(here, "server_wskit.ts")] },
-        { name: "Deno built-in", cmd: bin("deno"), args: ["run", "-A", "--no-check", join(here, "server_deno.ts")] },
+        {
+          name: "wskit",
+          cmd: bin("deno"),
+          args: ["run", "-A", "--no-check", join(here, "server_wskit.ts")],
+        },
+        {
+          name: "Deno built-in",
+          cmd: bin("deno"),
+          args: ["run", "-A", "--no-check", join(here, "server_deno.ts")],
+        },
       ];
     case "bun":
       return [
-        { name: "wskit", cmd: bin("bun"), args: ["run", join(here, "server_wskit.ts")] },
-        { name: "Bun built-in", cmd: bin("bun"), args: ["run", join(here, "server_bun.ts")] },
+        {
+          name: "wskit",
+          cmd: bin("bun"),
+          args: ["run", join(here, "server_wskit.ts")],
+        },
+        {
+          name: "Bun built-in",
+          cmd: bin("bun"),
+          args: ["run", join(here, "server_bun.ts")],
+        },
       ];
     default:
       throw new Error(`unknown runtime ${runtime}`);
@@ -111,7 +154,10 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 function waitForLine(child, onLine, timeoutMs, what) {
   return new Promise((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${what}`)),
+      timeoutMs,
+    );
     const onData = (data) => {
       buffered += data;
       let nl;
@@ -172,43 +218,60 @@ async function runOnce(server, scenario) {
   }));
   child.stdout.setEncoding("utf8");
   try {
-    const port = await waitForLine(child, (line) => {
-      const m = /^READY (\d+)/.exec(line);
-      return m ? Number(m[1]) : undefined;
-    }, 30000, `${server.name} to listen`);
+    const port = await waitForLine(
+      child,
+      (line) => {
+        const m = /^READY (\d+)/.exec(line);
+        return m ? Number(m[1]) : undefined;
+      },
+      30000,
+      `${server.name} to listen`,
+    );
     let peakRss = rssBytes(child.pid);
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssBytes(child.pid));
     }, 50);
     const gen = track(spawn(process.execPath, [
       join(here, "generator.mjs"),
-      "--port", String(port),
-      "--connections", String(scenario.connections),
-      "--inflight", String(scenario.inflight),
-      "--size", String(scenario.size),
+      "--port",
+      String(port),
+      "--connections",
+      String(scenario.connections),
+      "--inflight",
+      String(scenario.inflight),
+      "--size",
+      String(scenario.size),
       ...(scenario.text ? ["--text"] : []),
-      "--warmup", values.warmup,
-      "--duration", values.duration,
+      "--warmup",
+      values.warmup,
+      "--duration",
+      values.duration,
     ], { cwd: root, stdio: ["ignore", "pipe", "inherit"] }));
     gen.stdout.setEncoding("utf8");
     let cpuStart = NaN;
     let tStart = 0;
     let result;
     try {
-      result = await waitForLine(gen, (line) => {
-        if (line === "start") {
-          cpuStart = cpuSeconds(child.pid);
-          tStart = performance.now();
+      result = await waitForLine(
+        gen,
+        (line) => {
+          if (line === "start") {
+            cpuStart = cpuSeconds(child.pid);
+            tStart = performance.now();
+            return undefined;
+          }
+          if (line.startsWith("{")) return JSON.parse(line);
           return undefined;
-        }
-        if (line.startsWith("{")) return JSON.parse(line);
-        return undefined;
-      }, Number(values.warmup) + Number(values.duration) + 60000, "the generator");
+        },
+        Number(values.warmup) + Number(values.duration) + 60000,
+        "the generator",
+      );
     } finally {
       clearInterval(sampler);
       await stop(gen);
     }
-    const serverCpu = (cpuSeconds(child.pid) - cpuStart) / ((performance.now() - tStart) / 1000);
+    const serverCpu = (cpuSeconds(child.pid) - cpuStart) /
+      ((performance.now() - tStart) / 1000);
     peakRss = Math.max(peakRss, rssBytes(child.pid));
     return { ...result, serverCpu, peakRss };
   } finally {
@@ -226,10 +289,20 @@ function median(list) {
 function versionOf(runtime) {
   if (runtime === "node") return `Node ${process.version}`;
   return new Promise((resolve) => {
-    const child = spawn(bin(runtime), ["--version"], { stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn(bin(runtime), ["--version"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    child.on("exit", () => resolve(`${runtime === "deno" ? "Deno" : "Bun"} ${out.split("\n")[0].replace(/^deno /, "")}`));
+    child.on(
+      "exit",
+      () =>
+        resolve(
+          `${runtime === "deno" ? "Deno" : "Bun"} ${
+            out.split("\n")[0].replace(/^deno /, "")
+          }`,
+        ),
+    );
   });
 }
 
@@ -252,9 +325,15 @@ for (const runtime of values.runtimes.split(",")) {
         const result = await runOnce(server, scenario);
         runs.get(server.name).push(result);
         process.stderr.write(
-          `${runtime} ${key} #${r + 1} ${server.name}: ${fmt(result.messagesPerSecond)} msg/s, ` +
-            `p99 ${fmt(result.p99Micros / 1000, 2)} ms, server CPU ${fmt(result.serverCpu, 2)}, ` +
-            `generator CPU ${fmt(result.generatorCpu, 2)}${result.errors ? `, ${result.errors} errors` : ""}\n`,
+          `${runtime} ${key} #${r + 1} ${server.name}: ${
+            fmt(result.messagesPerSecond)
+          } msg/s, ` +
+            `p99 ${fmt(result.p99Micros / 1000, 2)} ms, server CPU ${
+              fmt(result.serverCpu, 2)
+            }, ` +
+            `generator CPU ${fmt(result.generatorCpu, 2)}${
+              result.errors ? `, ${result.errors} errors` : ""
+            }\n`,
         );
       }
     }
@@ -275,14 +354,26 @@ for (const runtime of values.runtimes.split(",")) {
     });
     all.push({ runtime, version, scenario: key, label: scenario.label, rows });
     const base = rows[0].msgs;
-    console.log(`\n${version} — ${scenario.label}; median of ${repeats}, ${values.duration} ms each\n`);
-    console.log("| server | msg/s | MB/s | p50 ms | p99 ms | peak RSS MB | server CPU | generator CPU | wskit ÷ this |");
-    console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    console.log(
+      `\n${version} — ${scenario.label}; median of ${repeats}, ${values.duration} ms each\n`,
+    );
+    console.log(
+      "| server | msg/s | MB/s | p50 ms | p99 ms | peak RSS MB | server CPU | generator CPU | wskit ÷ this |",
+    );
+    console.log(
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
     for (const row of rows) {
       console.log(
-        `| ${row.server} | ${fmt(row.msgs)} | ${fmt(row.mbs, 1)} | ${fmt(row.p50, 2)} | ${fmt(row.p99, 2)} | ` +
-          `${fmt(row.rss)} | ${fmt(row.serverCpu, 2)} | ${fmt(row.generatorCpu, 2)} | ` +
-          `${row === rows[0] ? "" : fmt(base / row.msgs, 2) + "×"}${row.errors ? ` (${row.errors} errors)` : ""} |`,
+        `| ${row.server} | ${fmt(row.msgs)} | ${fmt(row.mbs, 1)} | ${
+          fmt(row.p50, 2)
+        } | ${fmt(row.p99, 2)} | ` +
+          `${fmt(row.rss)} | ${fmt(row.serverCpu, 2)} | ${
+            fmt(row.generatorCpu, 2)
+          } | ` +
+          `${row === rows[0] ? "" : fmt(base / row.msgs, 2) + "×"}${
+            row.errors ? ` (${row.errors} errors)` : ""
+          } |`,
       );
     }
   }

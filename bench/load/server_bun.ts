@@ -24,7 +24,10 @@ const server = Bun.serve({
   websocket: {
     perMessageDeflate: false,
     maxPayloadLength: 64 * 1024 * 1024,
-    message(ws: { send(data: string | Uint8Array): number }, message: string | Uint8Array) {
+    message(
+      ws: { send(data: string | Uint8Array): number },
+      message: string | Uint8Array,
+    ) {
       ws.send(message);
     },
   },
