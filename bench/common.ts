@@ -7,8 +7,8 @@
  * `WS_NO_BUFFER_UTIL` is set), so a suite measures `ws` without it in a child
  * process: {@linkcode runWsChild} re-runs the same script with
  * `WS_NO_BUFFER_UTIL=1 --ws-only --json` and merges the child's numbers into
- * the parent's table. Everything else runs in one process, one after the
- * other, so the ratios in a table come from the same run.
+ * the parent's table. wskit against `ws` with `bufferutil` runs in one
+ * process, tasks alternating, so those ratios come from the same run.
  *
  * @module
  */
@@ -39,8 +39,10 @@ export const quick: boolean = argv.includes("--quick");
 export const filter: string = argv.includes("--filter")
   ? argv[argv.indexOf("--filter") + 1]
   : "";
-/** `--ws-only`: run only the `ws` tasks (the child process mode). */
+/** `--ws-only`: run only the `ws` tasks (a child process mode). */
 export const wsOnly: boolean = argv.includes("--ws-only");
+/** `--decoder-only`: run only the bare-decoder tasks (a child process mode). */
+export const decoderOnly: boolean = argv.includes("--decoder-only");
 /** `--json`: print `{ task: ns per op }` as JSON instead of a table. */
 export const jsonOutput: boolean = argv.includes("--json");
 
@@ -109,6 +111,11 @@ export const rounds: number = argv.includes("--rounds")
   ? 1
   : 3;
 
+/** `--time MS`: how long each task runs per round (default 250). */
+export const taskTime: number = argv.includes("--time")
+  ? Number(argv[argv.indexOf("--time") + 1])
+  : 250;
+
 /**
  * A list of tasks measured in rounds: each round is a fresh tinybench run of
  * every task, one after the other, so competitors alternate (A B A B ...)
@@ -129,7 +136,7 @@ export class Suite {
     const samples = new Map<string, number[]>();
     for (let round = 0; round < rounds; round++) {
       const bench = new Bench({
-        time: quick ? 60 : 250,
+        time: quick ? 60 : taskTime,
         warmupTime: quick ? 20 : 100,
       });
       for (const task of this.#tasks) bench.add(task.name, task.fn);
@@ -157,30 +164,40 @@ export class Suite {
 }
 
 /**
- * Runs this script again in a child process with `WS_NO_BUFFER_UTIL=1` and
- * `--ws-only --json`, on the same runtime, and returns its ns-per-op map.
- * Returns an empty map (with a warning) if the child fails.
+ * Runs this script again in a child process on the same runtime, with
+ * `flag` (e.g. `--ws-only`), `--json` and this run's other arguments, and
+ * `env` added to the environment; returns the child's ns-per-op map, or an
+ * empty map (with a warning) if it fails.
  */
-export function runWsChild(script: string): Map<string, number> {
+export function runChild(
+  script: string,
+  flag: string,
+  env: Record<string, string> = {},
+): Map<string, number> {
   const file = script.startsWith("file:") ? fileURLToPath(script) : script;
-  const extra = ["--ws-only", "--json", ...argv.filter((a) => a !== "--json")];
+  const extra = [flag, "--json", ...argv.filter((a) => a !== "--json")];
   const command = runtime === "deno"
     ? [g.Deno!.execPath(), "run", "-A", file]
     : runtime === "bun"
     ? [g.process!.execPath, "run", file]
     : [g.process!.execPath, ...g.process!.execArgv, file];
   const child = spawnSync(command[0], [...command.slice(1), ...extra], {
-    env: { ...g.process!.env, WS_NO_BUFFER_UTIL: "1" },
+    env: { ...g.process!.env, ...env },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
     maxBuffer: 16 * 1024 * 1024,
   });
   if (child.status !== 0) {
-    console.error(`ws without bufferutil: child exited with ${child.status}`);
+    console.error(`${flag}: child exited with ${child.status}`);
     return new Map();
   }
   const lines = child.stdout.trim().split("\n");
   return new Map(Object.entries(JSON.parse(lines[lines.length - 1])));
+}
+
+/** `ws` without `bufferutil`: {@linkcode runChild} with `--ws-only`. */
+export function runWsChild(script: string): Map<string, number> {
+  return runChild(script, "--ws-only", { WS_NO_BUFFER_UTIL: "1" });
 }
 
 /** Prints the child-mode JSON line. */

@@ -1,8 +1,9 @@
 /**
  * Decoding masked client frames (the server's receive path): wskit's
  * `Connection.receive` (frames to message events, the whole path), its bare
- * `FrameDecoder` (no message assembly), and `ws`'s `Receiver` with and
- * without `bufferutil`, on the same bytes.
+ * `FrameDecoder` (no message assembly; in a child process), and `ws`'s
+ * `Receiver` with and without `bufferutil` (without: in a child process),
+ * on the same bytes.
  *
  *     node --import tsx bench/decode.bench.ts
  *     deno run -A bench/decode.bench.ts
@@ -28,12 +29,14 @@ import { FrameDecoder } from "../core/decoder.ts";
 import {
   ASCII_SAFE_KEY,
   buildFrame,
+  decoderOnly,
   formatNs,
   jsonOutput,
   loadWs,
   printJson,
   ratio,
   repeatFrame,
+  runChild,
   runtimeLabel,
   runWsChild,
   Suite,
@@ -134,7 +137,7 @@ const add = suite.add.bind(suite);
 let sinkCount = 0;
 for (const c of all) {
   const { chunks, repeat } = c;
-  if (!wsOnly) {
+  if (!wsOnly && !decoderOnly) {
     // Each implementation gets its own copy: decoding unmasks in place.
     const own = chunks.map((chunk) => chunk.slice());
     const conn = new Connection({ role: "server" });
@@ -148,6 +151,10 @@ for (const c of all) {
         }
       }
     });
+  }
+  if (decoderOnly) {
+    // In a process of its own: sharing the decoder's code with a Connection
+    // sink would make its calls to the sink polymorphic.
     const bare = chunks.map((chunk) => chunk.slice());
     const decoder = new FrameDecoder({
       frameStart() {},
@@ -162,6 +169,7 @@ for (const c of all) {
       }
     });
   }
+  if (decoderOnly) continue;
   const buffers = chunks.map((chunk) => Buffer.from(chunk));
   const receiver = new ws.Receiver({
     isServer: true,
@@ -187,6 +195,7 @@ if (jsonOutput) {
   printJson(results);
 } else {
   const plain = ws.bufferutil ? runWsChild(import.meta.url) : new Map();
+  const bare = runChild(import.meta.url, "--decoder-only");
   console.log(
     `decode (masked, server side) — ${runtimeLabel}; ns per frame, median`,
   );
@@ -204,7 +213,7 @@ if (jsonOutput) {
         wskit: formatNs(ours),
         "wskit MB/s": ours ? Math.round((c.size / ours) * 1000) : "—",
         "FrameDecoder only": formatNs(
-          results.get(`${c.name} | wskit FrameDecoder`),
+          bare.get(`${c.name} | wskit FrameDecoder`),
         ),
         "ws+bufferutil": formatNs(withBu),
         ws: formatNs(plainWs),

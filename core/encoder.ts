@@ -58,6 +58,9 @@ export interface EncodeOptions {
   mask?: boolean;
 }
 
+/** Shorter payloads are masked by a loop here, longer ones by `./mask.ts`. */
+const MASK_LOOP = 128;
+
 const RANDOM_POOL_SIZE = 4096;
 let randomPool = new Uint8Array(0);
 let randomOffset = 0;
@@ -92,7 +95,7 @@ export function writeMaskedPayload(
   at: number,
 ): void {
   const length = payload.length;
-  if (length >= 32) {
+  if (length >= MASK_LOOP) {
     maskInto(payload, target, at, lastKey);
     return;
   }
@@ -121,7 +124,7 @@ export function maskInPlace(
   start: number,
   end: number,
 ): void {
-  if (end - start >= 32) {
+  if (end - start >= MASK_LOOP) {
     applyMask(target, lastKey, 0, start, end);
     return;
   }

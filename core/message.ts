@@ -172,9 +172,13 @@ export class MessageAssembler {
     if (into.length > 0) {
       if (this.#received > into.length) {
         // Later fragments made the message longer than announced back
-        // then: grow, at least doubling (and never past what is announced).
+        // then: grow by doubling (at most twice what has arrived), capped
+        // by the message size limit.
         const grown = new Uint8Array(
-          Math.min(this.#size, Math.max(2 * into.length, this.#received)),
+          Math.min(
+            this.#limits.maxMessageSize,
+            Math.max(2 * into.length, this.#received),
+          ),
         );
         grown.set(into.subarray(0, received));
         into = this.#into = grown;
