@@ -65,6 +65,7 @@ export {
   type WebSocketStreamOptions,
 } from "./adapters/websocket_stream.ts";
 export { currentRuntime } from "./adapters/runtime.ts";
+export type { RateLimit, SocketLimits } from "./adapters/guard.ts";
 export type {
   DeflateCodec,
   PerMessageDeflateOptions,

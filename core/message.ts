@@ -140,8 +140,11 @@ export class MessageAssembler {
     if (opcode !== Opcode.Text) return bytes;
     const validator = this.#validator;
     validator.reset();
-    if (!validator.push(data, start, end) || !validator.complete) {
+    if (!validator.push(data, start, end)) {
       throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+    }
+    if (!validator.complete) {
+      throw new ProtocolError(1007, "text message ends inside a character");
     }
     return textDecoder.decode(bytes);
   }

@@ -127,6 +127,32 @@ test("connection: text ending inside a character fails with 1007", () => {
   assertFailed(s, feed(s, clientFrame(1, bytes(0xe2, 0x82))), 1007);
 });
 
+test("connection: the 1007 reason does not depend on how the frame is split", () => {
+  // Found by the fuzzer: a whole frame took a fast path with a different reason.
+  const truncated = bytes(0x61, 0xe2, 0x82);
+  const invalid = bytes(0x61, 0xff, 0x62);
+  for (
+    const [payload, reason] of [[truncated, "ends inside"], [
+      invalid,
+      "invalid",
+    ]] as const
+  ) {
+    const frame = clientFrame(1, payload);
+    const reasons = [[frame], [frame.subarray(0, 7), frame.subarray(7)]].map(
+      (chunks) => {
+        const s = server();
+        const events = chunks.flatMap((c) => feed(s, c));
+        const close = events.find((e) => e.type === "close");
+        assert.equal(close?.type, "close");
+        assert.equal(close.code, 1007);
+        return close.reason;
+      },
+    );
+    assert.equal(reasons[0], reasons[1]);
+    assert.match(reasons[0], new RegExp(reason));
+  }
+});
+
 test("connection: a character split across fragments is accepted", () => {
   const s = server();
   const euro = new TextEncoder().encode("€");
