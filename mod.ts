@@ -41,6 +41,7 @@ export type { UpgradeRequest } from "./core/handshake.ts";
 export {
   type BinaryType,
   type Handler as EventHandler,
+  type MessageCallback,
   type SendData,
   WebSocket,
   WebSocketCloseEvent as CloseEvent,

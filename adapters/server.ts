@@ -28,6 +28,7 @@ import type {
 import type { PerMessageDeflateOptions } from "../core/permessage_deflate.ts";
 import {
   createSocket,
+  type MessageCallback,
   type SendData,
   WebSocket,
   withPerMessageDeflate,
@@ -92,6 +93,12 @@ export interface ServeOptions extends ConnectionOptions {
   responseHeaders?: HeaderInit;
   /** Called with each accepted socket, before any message is delivered. */
   onConnection?: (socket: WebSocket, request: UpgradeRequest) => void;
+  /**
+   * Receives every message of every connection instead of `message`
+   * events (text as a string, binary as a `Uint8Array`): the fast path for
+   * busy servers, with no event object per message.
+   */
+  onMessage?: MessageCallback;
   /** At most this many connections (handshaking included); more get 503. */
   maxConnections?: number;
   /** Limits on the request head (defaults 16 KiB, 100 headers). */
@@ -411,6 +418,7 @@ export class WebSocketServer {
       transport,
       highWaterMark: options.highWaterMark,
       pauseReadingAt: options.pauseReadingAt ?? 1024 * 1024,
+      onMessage: options.onMessage,
       limits: {
         maxQueuedBytes: 2 *
           (options.maxMessageSize ?? DEFAULT_MESSAGE_LIMITS.maxMessageSize),

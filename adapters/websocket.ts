@@ -53,7 +53,27 @@ export interface WebSocketOptions extends ConnectionOptions {
    * not offered.
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Receives every message instead of `message` events: text as a string,
+   * binary as a `Uint8Array` whatever `binaryType` says. The fast path for
+   * busy sockets, with no event object per message. See
+   * {@linkcode MessageCallback}.
+   */
+  onMessage?: MessageCallback;
 }
+
+/**
+ * Takes each message of a socket in place of `message` events (set with
+ * the `onMessage` option of a client or of `serve()`). Text arrives as a
+ * string, binary as a `Uint8Array` that the callback may keep. If it
+ * throws, the connection fails with 1011 (internal error, the exception's
+ * text is not sent to the peer) and the exception is the `error` property
+ * of the socket's `error` event.
+ */
+export type MessageCallback = (
+  socket: WebSocket,
+  data: string | Uint8Array,
+) => void;
 
 /** Options for a socket whose transport and connection already exist. */
 export interface SocketSetup {
@@ -69,6 +89,8 @@ export interface SocketSetup {
   pauseReadingAt?: number;
   /** Queue cap, rate limit, idle timeout with keep-alive. */
   limits?: SocketLimits;
+  /** Receives messages instead of `message` events. */
+  onMessage?: MessageCallback;
 }
 
 /** A WebSocket `close` event (also built where the runtime lacks `CloseEvent`). */
@@ -98,12 +120,15 @@ export class WebSocketErrorEvent extends Event {
   readonly message: string;
   /** The close code the failure caused (1006 when none was sent). */
   readonly code: number;
+  /** The exception that caused it, if one did (e.g. thrown by `onMessage`). */
+  readonly error: unknown;
 
   /** Creates an error event. */
-  constructor(message: string, code: number) {
+  constructor(message: string, code: number, error?: unknown) {
     super("error");
     this.message = message;
     this.code = code;
+    this.error = error;
   }
 }
 
@@ -119,6 +144,8 @@ type HandlerName = typeof HANDLER_NAMES[number];
 export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/** `#cause` once this socket failed the connection itself. */
+const FAILED: unique symbol = Symbol("wskit.failed");
 /** Sent bytes waiting in the core past this are written at once. */
 const FLUSH_NOW = 64 * 1024;
 
@@ -181,6 +208,12 @@ export class WebSocket extends EventTarget {
   /** The URL connected to. */
   readonly url: string;
   #binaryType: BinaryType = "blob";
+  readonly #onMessage: MessageCallback | undefined;
+  /**
+   * The exception behind the `error` event being raised, then
+   * {@linkcode FAILED} once this socket has failed the connection itself.
+   */
+  #cause: unknown;
   readonly #conn: Connection;
   readonly #transport: Transport;
   readonly #highWaterMark: number;
@@ -228,6 +261,7 @@ export class WebSocket extends EventTarget {
       this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
       this.#pauseReadingAt = setup.pauseReadingAt ?? Infinity;
       this.#guard = this.#makeGuard(setup.limits);
+      this.#onMessage = setup.onMessage;
     } else {
       const runtime = options.runtime ?? defaultRuntime?.();
       let conn: Connection;
@@ -257,6 +291,7 @@ export class WebSocket extends EventTarget {
       this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
       this.#pauseReadingAt = Infinity;
       this.#guard = this.#makeGuard(options.limits);
+      this.#onMessage = options.onMessage;
       const secure = target.protocol === "wss:";
       if (runtime === undefined) {
         throw new TypeError(
@@ -573,9 +608,12 @@ export class WebSocket extends EventTarget {
           );
           break;
         case "error":
-          this.dispatchEvent(
-            new WebSocketErrorEvent(event.message, event.code),
-          );
+          {
+            const cause = this.#cause === FAILED ? undefined : this.#cause;
+            this.dispatchEvent(
+              new WebSocketErrorEvent(event.message, event.code, cause),
+            );
+          }
           break;
         case "close":
           this.#closeEvent = event;
@@ -585,6 +623,8 @@ export class WebSocket extends EventTarget {
   }
 
   #dispatchMessage(data: string | Uint8Array): void {
+    // Failed here (a limit, or `onMessage` threw): deliver nothing more.
+    if (this.#cause === FAILED) return;
     const guard = this.#guard;
     if (guard !== undefined) {
       const over = guard.message(
@@ -592,8 +632,20 @@ export class WebSocket extends EventTarget {
       );
       if (over !== undefined) {
         this.#handle(this.#conn.fail(1008, over));
+        this.#cause = FAILED;
         return;
       }
+    }
+    const onMessage = this.#onMessage;
+    if (onMessage !== undefined) {
+      try {
+        onMessage(this, data);
+      } catch (error) {
+        this.#cause = error;
+        this.#handle(this.#conn.fail(1011, "internal error"));
+        this.#cause = FAILED;
+      }
+      return;
     }
     let payload: unknown = data;
     if (typeof data !== "string") {

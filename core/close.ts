@@ -23,7 +23,7 @@ export const CloseCode = {
   InvalidPayload: 1007,
   /** A message violated the endpoint's policy (limits, rate, origin). */
   PolicyViolation: 1008,
-  /** A message or frame was too big to process. */
+  /** A message or frame was too big to handle. */
   MessageTooBig: 1009,
   /** The client expected an extension the server did not negotiate. */
   MandatoryExtension: 1010,

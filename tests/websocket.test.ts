@@ -583,3 +583,97 @@ test("websocket: replies to messages that arrive together with a close frame sti
     await new Promise((r) => raw.close(r));
   }
 });
+
+test("websocket: a server's onMessage callback gets every message in place of message events", async () => {
+  const got: (string | Uint8Array)[] = [];
+  let events = 0;
+  const server = await startServer({
+    onConnection(socket) {
+      socket.binaryType = "blob"; // ignored by the callback
+      socket.addEventListener("message", () => events++);
+    },
+    onMessage(socket, data) {
+      got.push(data);
+      socket.send(data);
+    },
+  });
+  try {
+    const ws = await connect(urlOf(server));
+    const box = inbox(ws);
+    ws.send("héllo");
+    ws.send(new Uint8Array([1, 2, 3]));
+    ws.send("");
+    assert.equal(await box.next(), "héllo");
+    assert.deepEqual(await box.next(), new Uint8Array([1, 2, 3]));
+    assert.equal(await box.next(), "");
+    assert.equal(got[0], "héllo");
+    assert.ok(got[1] instanceof Uint8Array);
+    assert.deepEqual([...got[1] as Uint8Array], [1, 2, 3]);
+    assert.equal(events, 0);
+    ws.close();
+    await closed(ws);
+  } finally {
+    await server.close();
+  }
+});
+
+test("websocket: a client's onMessage option gets messages with the socket", async () => {
+  const server = await startEcho();
+  try {
+    const got: unknown[] = [];
+    let events = 0;
+    let first: WebSocket | undefined;
+    const ws = await connect(urlOf(server), undefined, {
+      onMessage(socket, data) {
+        first ??= socket;
+        got.push(data);
+      },
+    });
+    ws.addEventListener("message", () => events++);
+    ws.send("a");
+    ws.send(new Uint8Array([7]));
+    await until(() => got.length === 2, "two messages");
+    assert.equal(first, ws);
+    assert.equal(got[0], "a");
+    assert.deepEqual(got[1], new Uint8Array([7]));
+    assert.equal(events, 0);
+    ws.close();
+    await closed(ws);
+  } finally {
+    await server.close();
+  }
+});
+
+test("websocket: an onMessage callback that throws fails the connection with 1011 and stops delivery", async () => {
+  const boom = new Error("handler bug");
+  const seen: unknown[] = [];
+  let errorEvent: WebSocketErrorEvent | undefined;
+  const server = await startServer({
+    onConnection(socket) {
+      socket.addEventListener("error", (e) => {
+        errorEvent = e as WebSocketErrorEvent;
+      });
+    },
+    onMessage(_socket, data) {
+      seen.push(data);
+      if (data === "bad") throw boom;
+    },
+  });
+  try {
+    const ws = await connect(urlOf(server));
+    const done = closed(ws);
+    // Sent in one burst, so they reach the server in one read.
+    ws.send("ok");
+    ws.send("bad");
+    ws.send("after");
+    const event = await done;
+    assert.equal(event.code, 1011);
+    assert.equal(event.reason, "internal error"); // not the exception's text
+    assert.deepEqual(seen, ["ok", "bad"]);
+    await until(() => errorEvent !== undefined, "the server's error event");
+    assert.equal(errorEvent!.code, 1011);
+    assert.equal(errorEvent!.error, boom);
+  } finally {
+    await server.close();
+  }
+});

@@ -3,7 +3,8 @@
  * Deno and Bun (`bench/load/run.mjs` bundles it with esbuild for Node, so
  * that no TypeScript loader sits in the measured process). Listens on
  * 127.0.0.1:$PORT (0: any free port), prints `READY <port>`, echoes every
- * message (text as text, binary as binary).
+ * message (text as text, binary as binary), through `message` events or,
+ * with `WSKIT_API=callback`, the `onMessage` callback.
  *
  * @module
  */
@@ -12,13 +13,17 @@ import { currentRuntime } from "../../adapters/runtime.ts";
 import { WebSocketServer } from "../../adapters/server.ts";
 import { env } from "../../examples/env.ts";
 
+// WSKIT_API=callback: the `onMessage` callback instead of `message` events.
+const callback = env("WSKIT_API") === "callback";
+
 const server = await new WebSocketServer(currentRuntime(), {
   hostname: "127.0.0.1",
   port: Number(env("PORT") ?? 0),
-  onConnection(socket) {
+  onConnection: callback ? undefined : (socket) => {
     socket.binaryType = "uint8array";
     socket.onmessage = (event) => socket.send(event.data);
   },
+  onMessage: callback ? (socket, data) => socket.send(data) : undefined,
 }).listen();
 
 console.log(`READY ${server.port}`);
