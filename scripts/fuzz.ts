@@ -39,6 +39,7 @@ import {
 } from "../core/connection.ts";
 import { computeAccept, type UpgradeRequest } from "../core/handshake.ts";
 import { HttpError, HttpHeadParser } from "../core/http.ts";
+import { VALID_CLOSE_CODES } from "../tests/helpers.ts";
 
 // ---- a seeded PRNG ----
 
@@ -186,25 +187,6 @@ function frame(rng: Rng, spec: FrameSpec): Uint8Array {
   }
   return out;
 }
-
-const VALID_CLOSE_CODES = [
-  1000,
-  1001,
-  1002,
-  1003,
-  1007,
-  1008,
-  1009,
-  1010,
-  1011,
-  1012,
-  1013,
-  1014,
-  3000,
-  3999,
-  4000,
-  4999,
-];
 
 /** RFC 6455 §7.4: the codes a close frame may carry. */
 function validWireCode(code: number): boolean {

@@ -16,6 +16,7 @@ import {
   output,
   pump,
   serverFrame,
+  VALID_CLOSE_CODES,
 } from "./helpers.ts";
 
 const server = (opts = {}) => new Connection({ role: "server", ...opts });
@@ -255,25 +256,7 @@ test("connection: empty close is answered with an empty close and reported as 10
 });
 
 test("connection: every valid close code is accepted", () => {
-  const valid = [
-    1000,
-    1001,
-    1002,
-    1003,
-    1007,
-    1008,
-    1009,
-    1010,
-    1011,
-    1012,
-    1013,
-    1014,
-    3000,
-    3999,
-    4000,
-    4999,
-  ];
-  for (const code of valid) {
+  for (const code of VALID_CLOSE_CODES) {
     const s = server();
     const close = closeOf(feed(s, clientFrame(8, closeBody(code))));
     assert.equal(close.code, code);

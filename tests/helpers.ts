@@ -137,3 +137,27 @@ export function messages(
 ): (string | Uint8Array)[] {
   return events.flatMap((e) => e.type === "message" ? [e.data] : []);
 }
+
+/**
+ * Close codes a close frame may carry (RFC 6455 §7.4): every defined one
+ * that may go on the wire, and both ends of the registered and private
+ * ranges.
+ */
+export const VALID_CLOSE_CODES: readonly number[] = [
+  1000,
+  1001,
+  1002,
+  1003,
+  1007,
+  1008,
+  1009,
+  1010,
+  1011,
+  1012,
+  1013,
+  1014,
+  3000,
+  3999,
+  4000,
+  4999,
+];

@@ -26,6 +26,7 @@ import {
   withTimeout,
 } from "./harness.ts";
 import { KOSME, UTF8_VECTORS } from "./utf8_vectors.ts";
+import { VALID_CLOSE_CODES } from "../helpers.ts";
 
 function join(...frames: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
@@ -522,24 +523,7 @@ test("conformance client 7.5.1: a close reason that is not UTF-8 fails with 1007
     await expectClientFailure(peer, log, 1007);
   }));
 
-const VALID_CODES = [
-  1000,
-  1001,
-  1002,
-  1003,
-  1007,
-  1008,
-  1009,
-  1010,
-  1011,
-  1012,
-  1013,
-  1014,
-  3000,
-  3999,
-  4000,
-  4999,
-];
+const VALID_CODES = VALID_CLOSE_CODES;
 test(`conformance client 7.7: valid close codes (${VALID_CODES.join(", ")}) are echoed and reported`, async () => {
   for (const code of VALID_CODES) {
     await clientCase((peer, _ws, log) =>
