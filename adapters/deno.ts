@@ -51,8 +51,9 @@ import { zlibCodec } from "./deflate.ts";
 
 /** Queued bytes past which `write` reports backpressure. */
 const HIGH_WATER_MARK = 64 * 1024;
-/** Size of the buffer each read fills. */
-const READ_SIZE = 64 * 1024;
+/** The smallest and largest read buffers (see {@linkcode DenoTransport}). */
+const MIN_READ_SIZE = 2 * 1024;
+const MAX_READ_SIZE = 64 * 1024;
 /** Reads shorter than this are copied out, so the read buffer is reused. */
 const COPY_BELOW = 4 * 1024;
 /** Queued chunks shorter than this are merged into one write... */
@@ -139,9 +140,13 @@ function toError(error: unknown): Error {
 /**
  * A Deno connection as a wskit transport.
  *
- * Reading: a loop reads into a 64 KiB buffer and hands each chunk over; a
- * chunk is never overwritten later (short reads are copied out, long ones
- * keep their buffer and the loop takes a fresh one). While paused no read is
+ * Reading: a loop reads into a buffer and hands each chunk over; a chunk is
+ * never overwritten later (short reads are copied out, long ones keep their
+ * buffer and the loop takes a fresh one). The buffer starts at 2 KiB,
+ * doubles (to 64 KiB) while reads fill it and halves while they use under
+ * an eighth of it, because an idle connection holds its buffer for the
+ * whole wait: a fixed 64 KiB made each idle connection cost ~70 KB. While
+ * paused no read is
  * pending, so the kernel's receive window fills and the peer is slowed down.
  * Nothing from the read side (data, EOF, errors) is reported while paused.
  *
@@ -262,7 +267,7 @@ export class DenoTransport implements Transport {
   }
 
   async #readLoop(conn: DenoConn): Promise<void> {
-    let buffer = new Uint8Array(READ_SIZE);
+    let buffer = new Uint8Array(MIN_READ_SIZE);
     while (!this.#closed) {
       if (this.#paused) {
         await this.#resumed();
@@ -284,11 +289,18 @@ export class DenoTransport implements Transport {
         this.#maybeShutdown();
         return;
       }
-      if (n < COPY_BELOW) {
+      const size = buffer.length;
+      if (n === size) {
+        this.handlers.data(buffer);
+        buffer = new Uint8Array(Math.min(2 * size, MAX_READ_SIZE));
+      } else if (n < COPY_BELOW) {
         this.handlers.data(buffer.slice(0, n));
+        if (n < size / 8 && size > MIN_READ_SIZE) {
+          buffer = new Uint8Array(size / 2);
+        }
       } else {
         this.handlers.data(buffer.subarray(0, n));
-        buffer = new Uint8Array(READ_SIZE);
+        buffer = new Uint8Array(size);
       }
     }
   }
