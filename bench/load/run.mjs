@@ -15,15 +15,24 @@
 // before the next run and on exit.
 
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-const bin = (name) => join(root, "node_modules", ".bin", name);
+import {
+  cleanUpOnExit,
+  cpuSeconds,
+  fmt,
+  here,
+  median,
+  root,
+  rssBytes,
+  serversFor,
+  spawnServer,
+  stop,
+  track,
+  versionOf,
+  waitForLine,
+  waitForReady,
+} from "./common.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -61,172 +70,12 @@ const SCENARIOS = {
   },
 };
 
-/** Bundles the wskit server for Node, so no TypeScript loader runs in it. */
-async function bundleForNode() {
-  const esbuild = await import("esbuild");
-  const outfile = join(tmpdir(), `wskit-bench-server-${process.pid}.mjs`);
-  await esbuild.build({
-    entryPoints: [join(here, "server_wskit.ts")],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    outfile,
-    logLevel: "warning",
-  });
-  return outfile;
-}
-
-async function serversFor(runtime) {
-  switch (runtime) {
-    case "node": {
-      const bundle = await bundleForNode();
-      return [
-        { name: "wskit", cmd: process.execPath, args: [bundle] },
-        {
-          name: "ws+bufferutil",
-          cmd: process.execPath,
-          args: [join(here, "server_ws.mjs")],
-        },
-        {
-          name: "ws",
-          cmd: process.execPath,
-          args: [join(here, "server_ws.mjs")],
-          env: { WS_NO_BUFFER_UTIL: "1" },
-        },
-      ];
-    }
-    case "deno":
-      return [
-        {
-          name: "wskit",
-          cmd: bin("deno"),
-          args: ["run", "-A", "--no-check", join(here, "server_wskit.ts")],
-        },
-        {
-          name: "Deno built-in",
-          cmd: bin("deno"),
-          args: ["run", "-A", "--no-check", join(here, "server_deno.ts")],
-        },
-      ];
-    case "bun":
-      return [
-        {
-          name: "wskit",
-          cmd: bin("bun"),
-          args: ["run", join(here, "server_wskit.ts")],
-        },
-        {
-          name: "Bun built-in",
-          cmd: bin("bun"),
-          args: ["run", join(here, "server_bun.ts")],
-        },
-      ];
-    default:
-      throw new Error(`unknown runtime ${runtime}`);
-  }
-}
-
-const children = new Set();
-function track(child) {
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return child;
-}
-function killAll() {
-  for (const child of children) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // gone
-    }
-  }
-}
-process.on("exit", killAll);
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-/** Resolves with each stdout line of `child` passed to `onLine` until it returns a value. */
-function waitForLine(child, onLine, timeoutMs, what) {
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(
-      () => reject(new Error(`timed out waiting for ${what}`)),
-      timeoutMs,
-    );
-    const onData = (data) => {
-      buffered += data;
-      let nl;
-      while ((nl = buffered.indexOf("\n")) !== -1) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        const value = onLine(line);
-        if (value !== undefined) {
-          clearTimeout(timer);
-          child.stdout.off("data", onData);
-          resolve(value);
-          return;
-        }
-      }
-    };
-    child.stdout.on("data", onData);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what}: process exited with ${code}`));
-    });
-  });
-}
-
-const CLK_TCK = 100;
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
-  } catch {
-    return NaN;
-  }
-}
-function rssBytes(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const match = /VmRSS:\s+(\d+) kB/.exec(status);
-    return match ? Number(match[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
-  await exited;
-  clearTimeout(timer);
-}
+cleanUpOnExit();
 
 async function runOnce(server, scenario) {
-  const child = track(spawn(server.cmd, server.args, {
-    cwd: root,
-    env: { ...process.env, ...server.env, PORT: "0" },
-    stdio: ["ignore", "pipe", "inherit"],
-  }));
-  child.stdout.setEncoding("utf8");
+  const child = spawnServer(server, { PORT: "0" });
   try {
-    const port = await waitForLine(
-      child,
-      (line) => {
-        const m = /^READY (\d+)/.exec(line);
-        return m ? Number(m[1]) : undefined;
-      },
-      30000,
-      `${server.name} to listen`,
-    );
+    const port = await waitForReady(child, server.name);
     let peakRss = rssBytes(child.pid);
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssBytes(child.pid));
@@ -279,34 +128,6 @@ async function runOnce(server, scenario) {
   }
 }
 
-function median(list) {
-  const sorted = list.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function versionOf(runtime) {
-  if (runtime === "node") return `Node ${process.version}`;
-  return new Promise((resolve) => {
-    const child = spawn(bin(runtime), ["--version"], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on(
-      "exit",
-      () =>
-        resolve(
-          `${runtime === "deno" ? "Deno" : "Bun"} ${
-            out.split("\n")[0].replace(/^deno /, "")
-          }`,
-        ),
-    );
-  });
-}
-
-const fmt = (x, digits = 0) => Number.isFinite(x) ? x.toFixed(digits) : "—";
 const repeats = Number(values.repeats);
 const all = [];
 

@@ -1,0 +1,250 @@
+// Helpers shared by the load benchmarks (run.mjs, idle.mjs): the echo
+// servers of each runtime, bundling the wskit server for Node, starting and
+// stopping processes, and sampling a process's /proc entries.
+
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const root = join(here, "..", "..");
+export const bin = (name) => join(root, "node_modules", ".bin", name);
+
+/** Bundles the wskit server for Node, so no TypeScript loader runs in it. */
+export async function bundleForNode() {
+  const esbuild = await import("esbuild");
+  const outfile = join(tmpdir(), `wskit-bench-server-${process.pid}.mjs`);
+  await esbuild.build({
+    entryPoints: [join(here, "server_wskit.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+/**
+ * The echo servers of `runtime`, wskit first: each `{ name, cmd, args, env? }`.
+ * Every server listens on 127.0.0.1:$PORT and prints `READY <port>`.
+ */
+export async function serversFor(runtime) {
+  switch (runtime) {
+    case "node": {
+      const bundle = await bundleForNode();
+      return [
+        { name: "wskit", cmd: process.execPath, args: [bundle] },
+        {
+          name: "ws+bufferutil",
+          cmd: process.execPath,
+          args: [join(here, "server_ws.mjs")],
+        },
+        {
+          name: "ws",
+          cmd: process.execPath,
+          args: [join(here, "server_ws.mjs")],
+          env: { WS_NO_BUFFER_UTIL: "1" },
+        },
+      ];
+    }
+    case "deno":
+      return [
+        {
+          name: "wskit",
+          cmd: bin("deno"),
+          args: ["run", "-A", "--no-check", join(here, "server_wskit.ts")],
+        },
+        {
+          name: "Deno built-in",
+          cmd: bin("deno"),
+          args: ["run", "-A", "--no-check", join(here, "server_deno.ts")],
+        },
+      ];
+    case "bun":
+      return [
+        {
+          name: "wskit",
+          cmd: bin("bun"),
+          args: ["run", join(here, "server_wskit.ts")],
+        },
+        {
+          name: "Bun built-in",
+          cmd: bin("bun"),
+          args: ["run", join(here, "server_bun.ts")],
+        },
+      ];
+    default:
+      throw new Error(`unknown runtime ${runtime}`);
+  }
+}
+
+/** The processes started and not yet exited. */
+const children = new Set();
+
+/** Remembers `child` until it exits, so that it is stopped on exit. */
+export function track(child) {
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return child;
+}
+
+/** SIGKILLs every tracked process (all that can be done in an `exit` handler). */
+export function killAll() {
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Stops every tracked process as `stop` does, all at once. */
+export function stopAll() {
+  return Promise.all([...children].map((child) => stop(child)));
+}
+
+/**
+ * Stops the tracked processes when this one exits, and on SIGINT/SIGTERM
+ * (then exits with 130). With `graceful`, a signal first sends each process
+ * SIGTERM and waits up to 2 s before the SIGKILL.
+ */
+export function cleanUpOnExit({ graceful = false } = {}) {
+  process.on("exit", killAll);
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.on(signal, async () => {
+      if (graceful) await stopAll();
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
+/** Starts a process for `server` (see `serversFor`) with extra `env`, tracked. */
+export function spawnServer(server, env = {}) {
+  const child = track(spawn(server.cmd, server.args, {
+    cwd: root,
+    env: { ...process.env, ...server.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  }));
+  child.stdout.setEncoding("utf8");
+  return child;
+}
+
+/** Resolves with each stdout line of `child` passed to `onLine` until it returns a value. */
+export function waitForLine(child, onLine, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${what}`)),
+      timeoutMs,
+    );
+    const onData = (data) => {
+      buffered += data;
+      let nl;
+      while ((nl = buffered.indexOf("\n")) !== -1) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        const value = onLine(line);
+        if (value !== undefined) {
+          clearTimeout(timer);
+          child.stdout.off("data", onData);
+          resolve(value);
+          return;
+        }
+      }
+    };
+    child.stdout.on("data", onData);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what}: process exited with ${code}`));
+    });
+  });
+}
+
+/** Waits for a server's `READY <port>` line; resolves with the port. */
+export function waitForReady(child, name) {
+  return waitForLine(
+    child,
+    (line) => {
+      const m = /^READY (\d+)/.exec(line);
+      return m ? Number(m[1]) : undefined;
+    },
+    30000,
+    `${name} to listen`,
+  );
+}
+
+const CLK_TCK = 100;
+
+/** CPU seconds (user + system) used so far by process `pid`. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+  } catch {
+    return NaN;
+  }
+}
+
+/** The resident set size of process `pid` in bytes (VmRSS), NaN if gone. */
+export function rssBytes(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const match = /VmRSS:\s+(\d+) kB/.exec(status);
+    return match ? Number(match[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Sends SIGTERM, then SIGKILL if `child` is still there after 2 s. */
+export async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The median of the finite numbers in `list` (NaN if none). */
+export function median(list) {
+  const sorted = list.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** "Node v20…", "Deno 2…" or "Bun 1…". */
+export function versionOf(runtime) {
+  if (runtime === "node") return `Node ${process.version}`;
+  return new Promise((resolve) => {
+    const child = spawn(bin(runtime), ["--version"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on(
+      "exit",
+      () =>
+        resolve(
+          `${runtime === "deno" ? "Deno" : "Bun"} ${
+            out.split("\n")[0].replace(/^deno /, "")
+          }`,
+        ),
+    );
+  });
+}
+
+/** `x` with `digits` decimals, or "—" when it is not a number. */
+export const fmt = (x, digits = 0) =>
+  Number.isFinite(x) ? x.toFixed(digits) : "—";
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
