@@ -59,12 +59,22 @@ export class SocketGuard {
   #pausedSince = -1;
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  /** Starts the idle timer, if `limits.idleTimeout` is set. */
+  /**
+   * Starts the idle timer, if `limits.idleTimeout` is set. Without it, a
+   * timer runs only while reading is paused for backpressure, so an idle
+   * connection under the server's default limits has none.
+   */
   constructor(limits: SocketLimits, actions: GuardActions) {
     this.#limits = limits;
     this.#actions = actions;
-    const idle = limits.idleTimeout;
-    const pausedLimit = limits.backpressureTimeout;
+    if (limits.idleTimeout !== undefined) this.#start();
+  }
+
+  /** Starts the periodic check, unless it runs already. */
+  #start(): void {
+    if (this.#timer !== undefined) return;
+    const idle = this.#limits.idleTimeout;
+    const pausedLimit = this.#limits.backpressureTimeout;
     // Check four times per period, so a ping goes out with at least a
     // quarter of the idle timeout left for its pong.
     const tick = Math.min(
@@ -94,7 +104,7 @@ export class SocketGuard {
 
   /** Bytes arrived from the peer. */
   received(): void {
-    this.#lastReceive = Date.now();
+    if (this.#limits.idleTimeout !== undefined) this.#lastReceive = Date.now();
   }
 
   /** A message of `size` bytes arrived; returns a reason if over the rate. */
@@ -129,9 +139,16 @@ export class SocketGuard {
   /** Reading was paused (true) or resumed (false) for backpressure. */
   paused(paused: boolean): void {
     this.#pausedSince = paused ? Date.now() : -1;
+    if (
+      this.#limits.idleTimeout === undefined &&
+      this.#limits.backpressureTimeout !== undefined
+    ) {
+      if (paused) this.#start();
+      else this.stop();
+    }
   }
 
-  /** Stops the timer; the connection is closed. */
+  /** Stops the timer (the connection closed, or reading resumed). */
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;

@@ -196,6 +196,11 @@ export class WebSocketServer {
   readonly #runtime: Runtime;
   readonly #options: ServeOptions;
   readonly #clients = new Set<WebSocket>();
+  readonly #limits: SocketLimits;
+  readonly #onClosed = (socket: WebSocket): void => {
+    this.#clients.delete(socket);
+    this.#connections.delete(socket);
+  };
   readonly #connections = new Map<WebSocket, Connection>();
   /** Handshaking transports, each with its cleanup. */
   readonly #pending = new Map<Transport, () => void>();
@@ -212,6 +217,12 @@ export class WebSocketServer {
         options.perMessageDeflate ?? true,
         runtime.deflate,
       ),
+    };
+    this.#limits = {
+      maxQueuedBytes: 2 *
+        (options.maxMessageSize ?? DEFAULT_MESSAGE_LIMITS.maxMessageSize),
+      backpressureTimeout: 30_000,
+      ...options.limits,
     };
   }
 
@@ -419,19 +430,11 @@ export class WebSocketServer {
       highWaterMark: options.highWaterMark,
       pauseReadingAt: options.pauseReadingAt ?? 1024 * 1024,
       onMessage: options.onMessage,
-      limits: {
-        maxQueuedBytes: 2 *
-          (options.maxMessageSize ?? DEFAULT_MESSAGE_LIMITS.maxMessageSize),
-        backpressureTimeout: 30_000,
-        ...options.limits,
-      },
+      limits: this.#limits,
+      onClosed: this.#onClosed,
     });
     this.#clients.add(socket);
     this.#connections.set(socket, conn);
-    socket.addEventListener("close", () => {
-      this.#clients.delete(socket);
-      this.#connections.delete(socket);
-    });
     options.onConnection?.(socket, request);
     socket.handleEvents(events);
   }

@@ -25,8 +25,13 @@ import {
   permessageDeflate,
   type PerMessageDeflateOptions,
 } from "../core/permessage_deflate.ts";
-import { SocketGuard, type SocketLimits } from "./guard.ts";
-import type { ClientTlsOptions, Runtime, Transport } from "./transport.ts";
+import { type GuardActions, SocketGuard, type SocketLimits } from "./guard.ts";
+import type {
+  ClientTlsOptions,
+  Runtime,
+  Transport,
+  TransportHandlers,
+} from "./transport.ts";
 
 /** Options a browser does not have. */
 export interface WebSocketOptions extends ConnectionOptions {
@@ -91,6 +96,8 @@ export interface SocketSetup {
   limits?: SocketLimits;
   /** Receives messages instead of `message` events. */
   onMessage?: MessageCallback;
+  /** Called once when the socket has closed, before its `close` event. */
+  onClosed?: (socket: WebSocket) => void;
 }
 
 /** A WebSocket `close` event (also built where the runtime lacks `CloseEvent`). */
@@ -185,6 +192,11 @@ export function createSocket(setup: SocketSetup): WebSocket {
 }
 
 const SETUP: unique symbol = Symbol("wskit.setup");
+// Set in `WebSocket`'s static block (they reach its private members): one
+// small object per socket for its transport's handlers and one for its
+// guard's actions, instead of a closure per callback.
+let SocketHandlers: new (ws: WebSocket) => TransportHandlers;
+let GuardActionsFor: new (ws: WebSocket) => GuardActions;
 
 /** A WebSocket connection with the browser's API; see the module doc. */
 export class WebSocket extends EventTarget {
@@ -231,14 +243,15 @@ export class WebSocket extends EventTarget {
   #paused = false;
   #readingPaused = false;
   #blobChain?: Promise<void>;
-  readonly #handlers = new Map<HandlerName, { fn: Handler }>();
+  #hOpen: { fn: Handler } | undefined;
+  #hMessage: { fn: Handler } | undefined;
+  #hError: { fn: Handler } | undefined;
+  #hClose: { fn: Handler } | undefined;
+  #onClosed: ((socket: WebSocket) => void) | undefined;
   /** How deep we are in `#handle`, which flushes when it is done. */
   #handling = 0;
   #flushQueued = false;
-  readonly #flushLater = (): void => {
-    this.#flushQueued = false;
-    this.#flush();
-  };
+  #flushLater: (() => void) | undefined;
 
   /**
    * Opens a connection to `url` (`ws:`, `wss:`, or `http(s):`), offering
@@ -262,6 +275,7 @@ export class WebSocket extends EventTarget {
       this.#pauseReadingAt = setup.pauseReadingAt ?? Infinity;
       this.#guard = this.#makeGuard(setup.limits);
       this.#onMessage = setup.onMessage;
+      this.#onClosed = setup.onClosed;
     } else {
       const runtime = options.runtime ?? defaultRuntime?.();
       let conn: Connection;
@@ -305,15 +319,42 @@ export class WebSocket extends EventTarget {
         tls: secure ? (options.tls ?? {}) : undefined,
       });
     }
-    this.#transport.handlers = {
-      data: (chunk) => {
-        this.#guard?.received();
-        this.#handle(this.#conn.receive(chunk));
-      },
-      drain: () => this.#onDrain(),
-      close: (error) => this.#onTransportClose(error),
-    };
+    this.#transport.handlers = new SocketHandlers(this);
     this.#flush();
+  }
+
+  static {
+    SocketHandlers = class implements TransportHandlers {
+      readonly ws: WebSocket;
+      constructor(ws: WebSocket) {
+        this.ws = ws;
+      }
+      data(chunk: Uint8Array): void {
+        const ws = this.ws;
+        ws.#guard?.received();
+        ws.#handle(ws.#conn.receive(chunk));
+      }
+      drain(): void {
+        this.ws.#onDrain();
+      }
+      close(error?: Error): void {
+        this.ws.#onTransportClose(error);
+      }
+    };
+    GuardActionsFor = class implements GuardActions {
+      readonly ws: WebSocket;
+      constructor(ws: WebSocket) {
+        this.ws = ws;
+      }
+      ping(): void {
+        if (this.ws.#conn.canSend) this.ws.ping();
+      }
+      fail(code: number, reason: string): void {
+        const ws = this.ws;
+        if (code === 1001) ws.#handle(ws.#conn.closeWithCode(code, reason));
+        else ws.#handle(ws.#conn.fail(code, reason));
+      }
+    };
   }
 
   /** The state: `CONNECTING`, `OPEN`, `CLOSING` or `CLOSED`. */
@@ -386,19 +427,35 @@ export class WebSocket extends EventTarget {
     this.#setHandler("close", fn as Handler);
   }
 
+  #slot(name: HandlerName): { fn: Handler } | undefined {
+    switch (name) {
+      case "open":
+        return this.#hOpen;
+      case "message":
+        return this.#hMessage;
+      case "error":
+        return this.#hError;
+      default:
+        return this.#hClose;
+    }
+  }
+
   #getHandler(name: HandlerName): Handler {
-    return this.#handlers.get(name)?.fn ?? null;
+    return this.#slot(name)?.fn ?? null;
   }
 
   #setHandler(name: HandlerName, fn: Handler): void {
-    const slot = this.#handlers.get(name);
+    const slot = this.#slot(name);
     const value = typeof fn === "function" ? fn : null;
     if (slot !== undefined) {
       slot.fn = value;
       return;
     }
     const created = { fn: value };
-    this.#handlers.set(name, created);
+    if (name === "open") this.#hOpen = created;
+    else if (name === "message") this.#hMessage = created;
+    else if (name === "error") this.#hError = created;
+    else this.#hClose = created;
     this.addEventListener(name, (event) => created.fn?.call(this, event));
   }
 
@@ -471,7 +528,12 @@ export class WebSocket extends EventTarget {
     }
     if (this.#handling > 0 || this.#flushQueued) return;
     this.#flushQueued = true;
-    queueMicrotask(this.#flushLater);
+    queueMicrotask(
+      this.#flushLater ??= () => {
+        this.#flushQueued = false;
+        this.#flush();
+      },
+    );
   }
 
   #sendBlob(blob: Blob): boolean {
@@ -734,15 +796,7 @@ export class WebSocket extends EventTarget {
   /** Runs what was deferred after `open`, in order. */
   #makeGuard(limits: SocketLimits | undefined): SocketGuard | undefined {
     if (limits === undefined) return undefined;
-    return new SocketGuard(limits, {
-      ping: () => {
-        if (this.#conn.canSend) this.ping();
-      },
-      fail: (code, reason) => {
-        if (code === 1001) this.#handle(this.#conn.closeWithCode(code, reason));
-        else this.#handle(this.#conn.fail(code, reason));
-      },
-    });
+    return new SocketGuard(limits, new GuardActionsFor(this));
   }
 
   #runLater(): void {
@@ -774,6 +828,9 @@ export class WebSocket extends EventTarget {
     // As in browsers, a connection that did not close cleanly reports 1006;
     // the `error` event before it said why.
     const info = this.#closeEvent;
+    const onClosed = this.#onClosed;
+    this.#onClosed = undefined;
+    onClosed?.(this);
     this.dispatchEvent(
       new WebSocketCloseEvent(
         "close",

@@ -70,6 +70,7 @@ import {
   DEFAULT_MESSAGE_LIMITS,
   MessageAssembler,
   type MessageLimits,
+  singleMessage,
 } from "./message.ts";
 import { OutputQueue } from "./output.ts";
 import { isValidUtf8 } from "./utf8.ts";
@@ -177,6 +178,13 @@ export interface SendOptions {
 }
 
 const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
+/**
+ * Where `#events` points between calls, so an idle connection does not keep
+ * its last events (and the chunk they view) alive. Frozen: a push outside a
+ * call would be a bug, and throws.
+ */
+const IDLE_EVENTS = NO_EVENTS as ConnectionEvent[];
+const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -210,12 +218,13 @@ export class Connection implements FrameSink {
   readonly #closeTimeout: number;
   readonly #handshakeTimeout: number;
   readonly #decoder: FrameDecoder;
-  readonly #messages: MessageAssembler;
+  #messages: MessageAssembler | undefined;
+  readonly #limits: MessageLimits;
   readonly #mask: boolean;
-  #events: ConnectionEvent[] = [];
+  #events: ConnectionEvent[] = IDLE_EVENTS;
   /** Negotiated extensions, in negotiation order. */
-  #active: readonly Extension[] = [];
-  #negotiators: readonly ExtensionNegotiator[] = [];
+  #active: readonly Extension[] = NO_EXTENSIONS;
+  #negotiators: readonly ExtensionNegotiator[] = NO_EXTENSIONS as never;
   readonly #output = new OutputQueue();
   #closeSent = false;
   /** The peer's close payload, to echo when the output is next taken. */
@@ -224,13 +233,14 @@ export class Connection implements FrameSink {
   // the frame being decoded
   #frameOpcode = 0;
   #frameFin = false;
-  readonly #control = new Uint8Array(MAX_CONTROL_PAYLOAD);
+  /** The payload of the control frame being received, exactly its size. */
+  #control: Uint8Array = EMPTY_BYTES;
   #controlLength = 0;
   // the opening handshake, while CONNECTING
   #http?: HttpHeadParser<HttpRequestHead> | HttpHeadParser<HttpResponseHead>;
   #clientRequest?: ClientRequest;
   #upgradeRequest?: UpgradeRequest;
-  #early: Uint8Array[] = [];
+  #early: Uint8Array[] | undefined;
   #earlyBytes = 0;
   #maxEarlyBytes = 0;
 
@@ -248,11 +258,15 @@ export class Connection implements FrameSink {
     if (options.activeExtensions !== undefined) {
       this.#activate(options.activeExtensions);
     }
-    this.#messages = new MessageAssembler({
-      maxMessageSize: options.maxMessageSize ??
-        DEFAULT_MESSAGE_LIMITS.maxMessageSize,
-      maxFragments: options.maxFragments ?? DEFAULT_MESSAGE_LIMITS.maxFragments,
-    });
+    this.#limits = options.maxMessageSize === undefined &&
+        options.maxFragments === undefined
+      ? DEFAULT_MESSAGE_LIMITS
+      : {
+        maxMessageSize: options.maxMessageSize ??
+          DEFAULT_MESSAGE_LIMITS.maxMessageSize,
+        maxFragments: options.maxFragments ??
+          DEFAULT_MESSAGE_LIMITS.maxFragments,
+      };
   }
 
   /**
@@ -376,6 +390,7 @@ export class Connection implements FrameSink {
     } catch (error) {
       this.#failOn(error);
     }
+    this.#events = IDLE_EVENTS;
     return events;
   }
 
@@ -454,7 +469,7 @@ export class Connection implements FrameSink {
     if (this.#earlyBytes > this.#maxEarlyBytes) {
       throw new ProtocolError(1008, "too much data before the handshake ended");
     }
-    this.#early.push(chunk);
+    (this.#early ??= []).push(chunk);
   }
 
   #handshakeFailed(message: string, status: number): void {
@@ -467,24 +482,32 @@ export class Connection implements FrameSink {
   /** Makes `extensions` live: their RSV bits become legal on receive. */
   #activate(extensions: readonly Extension[]): void {
     this.#active = extensions;
+    if (extensions.length > 0) {
+      this.#decodeExtensions ??= (payload, rsv, maxSize) =>
+        this.#runExtensions(payload, rsv, maxSize);
+    }
     let rsv = 0;
     for (const extension of extensions) rsv |= extension.rsv;
     this.#decoder.allowedRsv = rsv;
   }
 
+  #decodeExtensions:
+    | ((payload: Uint8Array, rsv: number, maxSize: number) => Uint8Array)
+    | undefined;
+
   /** Runs a received message through the extensions, last first. */
-  readonly #decodeExtensions = (
+  #runExtensions(
     payload: Uint8Array,
     rsv: number,
     maxSize: number,
-  ): Uint8Array => {
+  ): Uint8Array {
     const active = this.#active;
     for (let i = active.length - 1; i >= 0; i--) {
       const bits = rsv & active[i].rsv;
       if (bits !== 0) payload = active[i].decode(payload, bits, maxSize);
     }
     return payload;
-  };
+  }
 
   #opened(protocol: string, extensions: string, headers?: HeaderMap): void {
     this.#state = ReadyState.OPEN;
@@ -513,8 +536,8 @@ export class Connection implements FrameSink {
     }
     const response = buildAcceptResponse(request, { ...options, extensions });
     this.#upgradeRequest = undefined;
-    const early = this.#early;
-    this.#early = [];
+    const early = this.#early ?? [];
+    this.#early = undefined;
     return this.#run(() => {
       this.#output.push(response);
       this.#opened(options.protocol ?? "", extensions ?? "");
@@ -536,7 +559,7 @@ export class Connection implements FrameSink {
     this.#pendingRequest();
     const response = buildRejectResponse(status, options);
     this.#upgradeRequest = undefined;
-    this.#early = [];
+    this.#early = undefined;
     return this.#run(() => {
       this.#output.push(response);
       this.#closed(1006, `rejected with status ${status}`, false);
@@ -561,10 +584,15 @@ export class Connection implements FrameSink {
         throw new ProtocolError(1002, "reserved bits set on a control frame");
       }
       this.#controlLength = 0;
+      this.#control = length === 0 ? EMPTY_BYTES : new Uint8Array(length);
       return;
     }
     this.#frameFin = fin;
-    this.#messages.frame(opcode, length, rsv);
+    (this.#messages ??= new MessageAssembler(this.#limits)).frame(
+      opcode,
+      length,
+      rsv,
+    );
   }
 
   /** @internal Part of `FrameSink`; not for applications. */
@@ -576,7 +604,7 @@ export class Connection implements FrameSink {
         control[this.#controlLength++] = data[i];
       }
     } else {
-      this.#messages.append(data, start, end);
+      this.#messages!.append(data, start, end);
     }
   }
 
@@ -590,7 +618,7 @@ export class Connection implements FrameSink {
   ): void {
     if (
       (opcode !== Opcode.Text && opcode !== Opcode.Binary) || rsv !== 0 ||
-      this.#messages.inProgress ||
+      this.#messages?.inProgress ||
       this.#state === ReadyState.CLOSED
     ) {
       this.frameStart(true, rsv, opcode, end - start);
@@ -601,7 +629,7 @@ export class Connection implements FrameSink {
     // The common case: a small message, whole, in one frame.
     this.#events.push({
       type: "message",
-      data: this.#messages.single(opcode, data, start, end),
+      data: singleMessage(this.#limits, opcode, data, start, end),
     });
   }
 
@@ -609,14 +637,13 @@ export class Connection implements FrameSink {
   frameEnd(): void {
     if (this.#state === ReadyState.CLOSED) return;
     if (this.#frameOpcode >= Opcode.Close) {
-      this.#onControl(
-        this.#frameOpcode,
-        this.#control.slice(0, this.#controlLength),
-      );
+      const payload = this.#control;
+      this.#control = EMPTY_BYTES;
+      this.#onControl(this.#frameOpcode, payload);
     } else if (this.#frameFin) {
       this.#events.push({
         type: "message",
-        data: this.#messages.finish(
+        data: this.#messages!.finish(
           this.#active.length === 0 ? undefined : this.#decodeExtensions,
         ),
       });
@@ -835,6 +862,7 @@ export class Connection implements FrameSink {
     } catch (error) {
       this.#failOn(error);
     }
+    this.#events = IDLE_EVENTS;
     return events;
   }
 

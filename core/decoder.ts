@@ -65,9 +65,13 @@ export class FrameDecoder {
   readonly #expectMasked: boolean;
   readonly #sink: FrameSink;
   readonly #whole: boolean;
-  readonly #scratch = new Uint8Array(14);
+  /** A header split across chunks is gathered here (made when needed). */
+  #scratch: Uint8Array | undefined;
   #scratchLength = 0;
-  readonly #mask = new Uint8Array(4);
+  #m0 = 0;
+  #m1 = 0;
+  #m2 = 0;
+  #m3 = 0;
   #masked = false;
   #maskOffset = 0;
   /** Payload bytes of the current frame still to come (0: expect a header). */
@@ -106,9 +110,9 @@ export class FrameDecoder {
     const end = length - pos > remaining ? pos + remaining : length;
     if (this.#masked) {
       if (end - pos < SMALL_UNMASK && this.#maskOffset === 0) {
-        unmaskSmall(chunk, this.#mask, pos, end);
+        unmaskSmall(chunk, this.#m0, this.#m1, this.#m2, this.#m3, pos, end);
       } else {
-        applyMask(chunk, this.#mask, this.#maskOffset, pos, end);
+        applyMask(chunk, this.#shareMask(), this.#maskOffset, pos, end);
       }
       this.#maskOffset += end - pos;
     }
@@ -118,9 +122,18 @@ export class FrameDecoder {
     return end;
   }
 
+  /** The current key in the shared 4-byte array (used at once, synchronously). */
+  #shareMask(): Uint8Array {
+    SHARED_MASK[0] = this.#m0;
+    SHARED_MASK[1] = this.#m1;
+    SHARED_MASK[2] = this.#m2;
+    SHARED_MASK[3] = this.#m3;
+    return SHARED_MASK;
+  }
+
   /** Copies header bytes into the scratch until a whole header is there. */
   #gather(chunk: Uint8Array, pos: number): number {
-    const scratch = this.#scratch;
+    const scratch = this.#scratch ??= new Uint8Array(14);
     const need = this.#scratchLength < 2 ? 2 : headerSize(scratch[1]);
     const take = Math.min(need - this.#scratchLength, chunk.length - pos);
     for (let i = 0; i < take; i++) {
@@ -200,11 +213,10 @@ export class FrameDecoder {
     }
     this.#masked = masked;
     if (masked) {
-      const mask = this.#mask;
-      mask[0] = buf[p];
-      mask[1] = buf[p + 1];
-      mask[2] = buf[p + 2];
-      mask[3] = buf[p + 3];
+      this.#m0 = buf[p];
+      this.#m1 = buf[p + 1];
+      this.#m2 = buf[p + 2];
+      this.#m3 = buf[p + 3];
       this.#maskOffset = 0;
       p += 4;
     }
@@ -212,8 +224,9 @@ export class FrameDecoder {
       // The whole frame is here: one call instead of three.
       const end = p + length;
       if (masked) {
-        if (length < SMALL_UNMASK) unmaskSmall(buf, this.#mask, p, end);
-        else applyMask(buf, this.#mask, 0, p, end);
+        if (length < SMALL_UNMASK) {
+          unmaskSmall(buf, this.#m0, this.#m1, this.#m2, this.#m3, p, end);
+        } else applyMask(buf, this.#shareMask(), 0, p, end);
       }
       this.#sink.frame!(opcode, rsv, buf, p, end);
       return end;
@@ -225,20 +238,21 @@ export class FrameDecoder {
   }
 }
 
+const SHARED_MASK = new Uint8Array(4);
+
 /** Below this many bytes, the decoder unmasks with its own loop. */
 const SMALL_UNMASK = 32;
 
 /** Unmasks `data[start, end)`, the start of a payload, in place. */
 function unmaskSmall(
   data: Uint8Array,
-  mask: Uint8Array,
+  m0: number,
+  m1: number,
+  m2: number,
+  m3: number,
   start: number,
   end: number,
 ): void {
-  const m0 = mask[0];
-  const m1 = mask[1];
-  const m2 = mask[2];
-  const m3 = mask[3];
   let i = start;
   for (const last = end - 3; i < last; i += 4) {
     data[i] ^= m0;

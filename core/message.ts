@@ -38,6 +38,49 @@ const STAGING_SIZE = 16 * 1024;
 const GATHER_FROM = 64 * 1024;
 
 const textDecoder = new TextDecoder();
+const sharedValidator = new Utf8Validator();
+
+/**
+ * A whole message in one frame (final, no reserved bits, no fragmented
+ * message under way), payload in `data[start, end)`: checks `limits` and
+ * returns it as `MessageAssembler.finish()` would (text as a string, binary
+ * as a view), with no per-connection state (the validator is shared, used
+ * synchronously). Throws `ProtocolError` (1009 over the size limit, 1007
+ * for invalid UTF-8).
+ */
+export function singleMessage(
+  limits: MessageLimits,
+  opcode: number,
+  data: Uint8Array,
+  start: number,
+  end: number,
+): string | Uint8Array {
+  if (end - start > limits.maxMessageSize) {
+    throw new ProtocolError(
+      1009,
+      `message exceeds ${limits.maxMessageSize} bytes`,
+    );
+  }
+  if (limits.maxFragments < 1) {
+    throw new ProtocolError(
+      1009,
+      `message exceeds ${limits.maxFragments} fragments`,
+    );
+  }
+  const bytes = start === 0 && end === data.length
+    ? data
+    : data.subarray(start, end);
+  if (opcode !== Opcode.Text) return bytes;
+  const validator = sharedValidator;
+  validator.reset();
+  if (!validator.push(data, start, end)) {
+    throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+  }
+  if (!validator.complete) {
+    throw new ProtocolError(1007, "text message ends inside a character");
+  }
+  return textDecoder.decode(bytes);
+}
 
 /** Builds one message at a time out of data frames. */
 export class MessageAssembler {
@@ -108,45 +151,6 @@ export class MessageAssembler {
         `message exceeds ${this.#limits.maxFragments} fragments`,
       );
     }
-  }
-
-  /**
-   * A whole message in one frame (final, no reserved bits, no fragmented
-   * message under way), payload in `data[start, end)`: checks the limits
-   * and returns it as `finish()` would, without keeping any state. Throws
-   * `ProtocolError` (1009 over the size limit, 1007 for invalid UTF-8).
-   */
-  single(
-    opcode: number,
-    data: Uint8Array,
-    start: number,
-    end: number,
-  ): string | Uint8Array {
-    if (end - start > this.#limits.maxMessageSize) {
-      throw new ProtocolError(
-        1009,
-        `message exceeds ${this.#limits.maxMessageSize} bytes`,
-      );
-    }
-    if (this.#limits.maxFragments < 1) {
-      throw new ProtocolError(
-        1009,
-        `message exceeds ${this.#limits.maxFragments} fragments`,
-      );
-    }
-    const bytes = start === 0 && end === data.length
-      ? data
-      : data.subarray(start, end);
-    if (opcode !== Opcode.Text) return bytes;
-    const validator = this.#validator;
-    validator.reset();
-    if (!validator.push(data, start, end)) {
-      throw new ProtocolError(1007, "invalid UTF-8 in a text message");
-    }
-    if (!validator.complete) {
-      throw new ProtocolError(1007, "text message ends inside a character");
-    }
-    return textDecoder.decode(bytes);
   }
 
   /**
