@@ -555,8 +555,14 @@ test("websocket: replies to messages that arrive together with a close frame sti
       let got = Buffer.alloc(0);
       socket.on("data", (d) => {
         got = Buffer.concat([got, d]);
-        const first = got[0] & 0x0f;
-        if (got.length >= 2) socket.emit("firstOpcode", first);
+        if (got.length < 2) return;
+        socket.emit("firstOpcode", got[0] & 0x0f);
+        // A masked reply shorter than 126 bytes, then the masked close echo:
+        // once that is here, close the TCP connection as a server should.
+        const next = 2 + 4 + (got[1] & 0x7f);
+        if (got.length >= next + 2 + 4 + 2 && got[next] === 0x88) {
+          socket.end();
+        }
       });
     });
   });
@@ -565,6 +571,7 @@ test("websocket: replies to messages that arrive together with a close frame sti
     const port = (raw.address() as net.AddressInfo).port;
     const ws = new WebSocket(`ws://127.0.0.1:${port}`);
     ws.onmessage = (e) => ws.send(`reply to ${e.data}`);
+    const done = closed(ws);
     const serverSide = await new Promise<net.Socket>((r) =>
       raw.once("connection", r)
     );
@@ -576,8 +583,9 @@ test("websocket: replies to messages that arrive together with a close frame sti
       1,
       "the text reply precedes the close echo",
     );
-    const event = await closed(ws);
+    const event = await done;
     assert.equal(event.code, 1000);
+    assert.equal(event.wasClean, true);
     serverSide.destroy();
   } finally {
     await new Promise((r) => raw.close(r));
