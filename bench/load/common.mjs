@@ -28,8 +28,12 @@ export async function bundleForNode() {
   return outfile;
 }
 
+/** Makes server_wskit.ts deliver messages through `onMessage`, not events. */
+const CALLBACK = { WSKIT_API: "callback" };
+
 /**
- * The echo servers of `runtime`, wskit first: each `{ name, cmd, args, env? }`.
+ * The echo servers of `runtime`, wskit first (with `message` events, then
+ * with the `onMessage` callback): each `{ name, cmd, args, env? }`.
  * Every server listens on 127.0.0.1:$PORT and prints `READY <port>`.
  */
 export async function serversFor(runtime) {
@@ -38,6 +42,12 @@ export async function serversFor(runtime) {
       const bundle = await bundleForNode();
       return [
         { name: "wskit", cmd: process.execPath, args: [bundle] },
+        {
+          name: "wskit onMessage",
+          cmd: process.execPath,
+          args: [bundle],
+          env: CALLBACK,
+        },
         {
           name: "ws+bufferutil",
           cmd: process.execPath,
@@ -59,6 +69,12 @@ export async function serversFor(runtime) {
           args: ["run", "-A", "--no-check", join(here, "server_wskit.ts")],
         },
         {
+          name: "wskit onMessage",
+          cmd: bin("deno"),
+          args: ["run", "-A", "--no-check", join(here, "server_wskit.ts")],
+          env: CALLBACK,
+        },
+        {
           name: "Deno built-in",
           cmd: bin("deno"),
           args: ["run", "-A", "--no-check", join(here, "server_deno.ts")],
@@ -70,6 +86,12 @@ export async function serversFor(runtime) {
           name: "wskit",
           cmd: bin("bun"),
           args: ["run", join(here, "server_wskit.ts")],
+        },
+        {
+          name: "wskit onMessage",
+          cmd: bin("bun"),
+          args: ["run", join(here, "server_wskit.ts")],
+          env: CALLBACK,
         },
         {
           name: "Bun built-in",

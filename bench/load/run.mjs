@@ -5,8 +5,9 @@
 //   node bench/load/run.mjs [--runtimes node,deno,bun] [--scenarios small,16k,1m]
 //                           [--repeats 3] [--duration 5000] [--warmup 1000]
 //
-// Servers: Node — wskit, ws+bufferutil, ws (WS_NO_BUFFER_UTIL=1); Deno —
-// wskit, Deno.upgradeWebSocket; Bun — wskit, Bun.serve. For each runtime and
+// Servers: wskit twice on each runtime (with `message` events, and with the
+// `onMessage` callback), then Node — ws+bufferutil, ws (WS_NO_BUFFER_UTIL=1);
+// Deno — Deno.upgradeWebSocket; Bun — Bun.serve. For each runtime and
 // scenario the servers take turns (A B C A B C ...), each run in a fresh
 // server process; the table shows medians over the repeats. Peak RSS is the
 // largest VmRSS sampled every 50 ms from connect to the end of the run.
