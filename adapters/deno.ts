@@ -47,6 +47,7 @@ import {
   type Transport,
   type TransportHandlers,
 } from "./transport.ts";
+import { takeBatch } from "./batch.ts";
 import { zlibCodec } from "./deflate.ts";
 
 /** Queued bytes past which `write` reports backpressure. */
@@ -56,10 +57,6 @@ const MIN_READ_SIZE = 2 * 1024;
 const MAX_READ_SIZE = 64 * 1024;
 /** Reads shorter than this are copied out, so the read buffer is reused. */
 const COPY_BELOW = 4 * 1024;
-/** Queued chunks shorter than this are merged into one write... */
-const COALESCE_BELOW = 16 * 1024;
-/** ...of at most this many bytes. */
-const COALESCE_MAX = 64 * 1024;
 /** After `end()` has sent everything, how long to wait for the peer's EOF. */
 const END_TIMEOUT_MS = 2000;
 
@@ -326,7 +323,7 @@ export class DenoTransport implements Transport {
   async #writeLoop(conn: DenoConn): Promise<void> {
     try {
       while (this.#queue.length > 0 && !this.#closed) {
-        const data = this.#takeBatch();
+        const data = takeBatch(this.#queue);
         let offset = 0;
         while (offset < data.byteLength) {
           const n = await conn.write(
@@ -345,27 +342,6 @@ export class DenoTransport implements Transport {
     if (this.#closed) return;
     this.handlers.drain();
     this.#maybeShutdown();
-  }
-
-  /** Removes the next write from the queue, merging a run of small chunks. */
-  #takeBatch(): Uint8Array {
-    const queue = this.#queue;
-    let count = 0;
-    let total = 0;
-    while (count < queue.length) {
-      const size = queue[count].byteLength;
-      if (size >= COALESCE_BELOW || total + size > COALESCE_MAX) break;
-      total += size;
-      count++;
-    }
-    if (count < 2) return queue.shift()!;
-    const merged = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of queue.splice(0, count)) {
-      merged.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return merged;
   }
 
   /** Once ending and flushed: close (peer done) or half-close and wait. */

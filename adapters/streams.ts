@@ -56,6 +56,7 @@ import {
   type Transport,
   type TransportHandlers,
 } from "./transport.ts";
+import { takeBatch } from "./batch.ts";
 import { createSocket, WebSocket, type WebSocketOptions } from "./websocket.ts";
 
 // The streams API and the socket class, so that this module is a complete
@@ -104,10 +105,6 @@ export interface StreamTransportOptions {
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 const DEFAULT_END_TIMEOUT = 2000;
-/** Queued chunks shorter than this are merged into one write... */
-const COALESCE_BELOW = 16 * 1024;
-/** ...of at most this many bytes. */
-const COALESCE_MAX = 64 * 1024;
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
@@ -267,7 +264,7 @@ class StreamTransport implements Transport {
       while (this.#queue.length > 0 && !this.#closed) {
         await writer.ready; // the sink's backpressure
         if (this.#closed) return;
-        const chunk = this.#takeBatch();
+        const chunk = takeBatch(this.#queue);
         const size = chunk.byteLength;
         writer.write(chunk).then(() => {
           if (this.#closed) return;
@@ -283,27 +280,6 @@ class StreamTransport implements Transport {
       return;
     }
     this.#writing = false;
-  }
-
-  /** Removes the next write from the queue, merging a run of small chunks. */
-  #takeBatch(): Uint8Array {
-    const queue = this.#queue;
-    let count = 0;
-    let total = 0;
-    while (count < queue.length) {
-      const size = queue[count].byteLength;
-      if (size >= COALESCE_BELOW || total + size > COALESCE_MAX) break;
-      total += size;
-      count++;
-    }
-    if (count < 2) return queue.shift()!;
-    const merged = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of queue.splice(0, count)) {
-      merged.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return merged;
   }
 
   /** Once ending and flushed: close the writable, then finish or wait. */
