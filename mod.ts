@@ -23,6 +23,21 @@
  * ws.onclose = () => server.close();
  * ```
  *
+ * A busy server can take messages through a callback instead of
+ * `MessageEvent`s (text as strings, binary as `Uint8Array`s):
+ *
+ * ```ts
+ * import { serve } from "./mod.ts";
+ *
+ * const echo = await serve({
+ *   port: 0,
+ *   onMessage(socket, data) {
+ *     socket.send(data);
+ *   },
+ * });
+ * await echo.close();
+ * ```
+ *
  * @module
  */
 
