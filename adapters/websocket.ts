@@ -243,10 +243,8 @@ export class WebSocket extends EventTarget {
   #paused = false;
   #readingPaused = false;
   #blobChain?: Promise<void>;
-  #hOpen: { fn: Handler } | undefined;
-  #hMessage: { fn: Handler } | undefined;
-  #hError: { fn: Handler } | undefined;
-  #hClose: { fn: Handler } | undefined;
+  /** The `on…` handlers' slots, made when the first one is set. */
+  #on: Partial<Record<HandlerName, { fn: Handler }>> | undefined;
   #onClosed: ((socket: WebSocket) => void) | undefined;
   /** How deep we are in `#handle`, which flushes when it is done. */
   #handling = 0;
@@ -427,35 +425,19 @@ export class WebSocket extends EventTarget {
     this.#setHandler("close", fn as Handler);
   }
 
-  #slot(name: HandlerName): { fn: Handler } | undefined {
-    switch (name) {
-      case "open":
-        return this.#hOpen;
-      case "message":
-        return this.#hMessage;
-      case "error":
-        return this.#hError;
-      default:
-        return this.#hClose;
-    }
-  }
-
   #getHandler(name: HandlerName): Handler {
-    return this.#slot(name)?.fn ?? null;
+    return this.#on?.[name]?.fn ?? null;
   }
 
   #setHandler(name: HandlerName, fn: Handler): void {
-    const slot = this.#slot(name);
     const value = typeof fn === "function" ? fn : null;
+    const slots = this.#on ??= {};
+    const slot = slots[name];
     if (slot !== undefined) {
       slot.fn = value;
       return;
     }
-    const created = { fn: value };
-    if (name === "open") this.#hOpen = created;
-    else if (name === "message") this.#hMessage = created;
-    else if (name === "error") this.#hError = created;
-    else this.#hClose = created;
+    const created = slots[name] = { fn: value };
     this.addEventListener(name, (event) => created.fn?.call(this, event));
   }
 

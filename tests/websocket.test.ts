@@ -388,6 +388,10 @@ test("websocket: onX handlers and addEventListener both fire, once each", async 
     };
     ws.onclose = (e) => seen.push(`close:${e.code}`);
     ws.onopen = () => seen.push("onopen2"); // replaces, keeps position
+    assert.equal(ws.onerror, null);
+    ws.onerror = "not a function" as never; // ignored, as in browsers
+    assert.equal(ws.onerror, null);
+    assert.equal(typeof ws.onclose, "function");
     await once(ws, "open");
     ws.send("x");
     await closed(ws);
