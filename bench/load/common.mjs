@@ -28,6 +28,25 @@ export async function bundleForNode() {
   return outfile;
 }
 
+/** Command-line options every load script takes (for `parseArgs`). */
+export const COMMON_OPTIONS = {
+  runtimes: { type: "string", default: "node,deno,bun" },
+  servers: { type: "string", default: "" },
+  repeats: { type: "string", default: "3" },
+  json: { type: "boolean", default: false },
+};
+
+/**
+ * The servers of `runtime` (see `serversFor`), only those named in the
+ * comma-separated `names` when it is not empty.
+ */
+export async function selectServers(runtime, names) {
+  const servers = await serversFor(runtime);
+  if (!names) return servers;
+  const keep = names.split(",");
+  return servers.filter((server) => keep.includes(server.name));
+}
+
 /** Makes server_wskit.ts deliver messages through `onMessage`, not events. */
 const CALLBACK = { WSKIT_API: "callback" };
 

@@ -27,12 +27,13 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   cleanUpOnExit,
+  COMMON_OPTIONS,
   fmt,
   here,
   median,
   root,
   rssBytes,
-  serversFor,
+  selectServers,
   sleep,
   spawnServer,
   stop,
@@ -44,13 +45,10 @@ import {
 
 const { values } = parseArgs({
   options: {
-    runtimes: { type: "string", default: "node,deno,bun" },
-    servers: { type: "string", default: "" },
+    ...COMMON_OPTIONS,
     connections: { type: "string", default: "10000" },
-    repeats: { type: "string", default: "3" },
     batch: { type: "string", default: "250" },
     settle: { type: "string", default: "2000" },
-    json: { type: "boolean", default: false },
   },
 });
 const CONNECTIONS = Number(values.connections);
@@ -170,11 +168,7 @@ async function runOnce(server) {
 const all = [];
 try {
   for (const runtime of values.runtimes.split(",")) {
-    let servers = await serversFor(runtime);
-    if (values.servers) {
-      const keep = values.servers.split(",");
-      servers = servers.filter((s) => keep.includes(s.name));
-    }
+    const servers = await selectServers(runtime, values.servers);
     const version = await versionOf(runtime);
     const runs = new Map(servers.map((s) => [s.name, []]));
     for (let r = 0; r < REPEATS; r++) {

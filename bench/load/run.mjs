@@ -20,13 +20,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   cleanUpOnExit,
+  COMMON_OPTIONS,
   cpuSeconds,
   fmt,
   here,
   median,
   root,
   rssBytes,
-  serversFor,
+  selectServers,
   spawnServer,
   stop,
   track,
@@ -37,13 +38,10 @@ import {
 
 const { values } = parseArgs({
   options: {
-    runtimes: { type: "string", default: "node,deno,bun" },
+    ...COMMON_OPTIONS,
     scenarios: { type: "string", default: "small,16k,1m" },
-    servers: { type: "string", default: "" },
-    repeats: { type: "string", default: "3" },
     duration: { type: "string", default: "5000" },
     warmup: { type: "string", default: "1000" },
-    json: { type: "boolean", default: false },
   },
 });
 
@@ -133,11 +131,7 @@ const repeats = Number(values.repeats);
 const all = [];
 
 for (const runtime of values.runtimes.split(",")) {
-  let servers = await serversFor(runtime);
-  if (values.servers) {
-    const keep = values.servers.split(",");
-    servers = servers.filter((s) => keep.includes(s.name));
-  }
+  const servers = await selectServers(runtime, values.servers);
   const version = await versionOf(runtime);
   for (const key of values.scenarios.split(",")) {
     const scenario = SCENARIOS[key];
