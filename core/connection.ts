@@ -185,6 +185,7 @@ const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
  */
 const IDLE_EVENTS = NO_EVENTS as ConnectionEvent[];
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
+const NO_NEGOTIATORS: readonly ExtensionNegotiator[] = Object.freeze([]);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -224,7 +225,11 @@ export class Connection implements FrameSink {
   #events: ConnectionEvent[] = IDLE_EVENTS;
   /** Negotiated extensions, in negotiation order. */
   #active: readonly Extension[] = NO_EXTENSIONS;
-  #negotiators: readonly ExtensionNegotiator[] = NO_EXTENSIONS as never;
+  /** Runs received messages through `#active` (made when there are any). */
+  #decodeExtensions:
+    | ((payload: Uint8Array, rsv: number, maxSize: number) => Uint8Array)
+    | undefined;
+  #negotiators: readonly ExtensionNegotiator[] = NO_NEGOTIATORS;
   readonly #output = new OutputQueue();
   #closeSent = false;
   /** The peer's close payload, to echo when the output is next taken. */
@@ -490,10 +495,6 @@ export class Connection implements FrameSink {
     for (const extension of extensions) rsv |= extension.rsv;
     this.#decoder.allowedRsv = rsv;
   }
-
-  #decodeExtensions:
-    | ((payload: Uint8Array, rsv: number, maxSize: number) => Uint8Array)
-    | undefined;
 
   /** Runs a received message through the extensions, last first. */
   #runExtensions(
