@@ -15,7 +15,7 @@
 
 import { ProtocolError } from "./errors.ts";
 import { MAX_CONTROL_PAYLOAD } from "./frame.ts";
-import { applyMask } from "./mask.ts";
+import { applyMask, xorKeyBytes } from "./mask.ts";
 
 /**
  * Receives what the decoder finds. Any method may throw a `ProtocolError`.
@@ -110,7 +110,7 @@ export class FrameDecoder {
     const end = length - pos > remaining ? pos + remaining : length;
     if (this.#masked) {
       if (end - pos < SMALL_UNMASK && this.#maskOffset === 0) {
-        unmaskSmall(chunk, this.#m0, this.#m1, this.#m2, this.#m3, pos, end);
+        xorKeyBytes(chunk, this.#m0, this.#m1, this.#m2, this.#m3, pos, end);
       } else {
         applyMask(chunk, this.#shareMask(), this.#maskOffset, pos, end);
       }
@@ -225,7 +225,7 @@ export class FrameDecoder {
       const end = p + length;
       if (masked) {
         if (length < SMALL_UNMASK) {
-          unmaskSmall(buf, this.#m0, this.#m1, this.#m2, this.#m3, p, end);
+          xorKeyBytes(buf, this.#m0, this.#m1, this.#m2, this.#m3, p, end);
         } else applyMask(buf, this.#shareMask(), 0, p, end);
       }
       this.#sink.frame!(opcode, rsv, buf, p, end);
@@ -240,30 +240,8 @@ export class FrameDecoder {
 
 const SHARED_MASK = new Uint8Array(4);
 
-/** Below this many bytes, the decoder unmasks with its own loop. */
+/** Below this many bytes, the decoder unmasks with `xorKeyBytes` directly. */
 const SMALL_UNMASK = 32;
-
-/** Unmasks `data[start, end)`, the start of a payload, in place. */
-function unmaskSmall(
-  data: Uint8Array,
-  m0: number,
-  m1: number,
-  m2: number,
-  m3: number,
-  start: number,
-  end: number,
-): void {
-  let i = start;
-  for (const last = end - 3; i < last; i += 4) {
-    data[i] ^= m0;
-    data[i + 1] ^= m1;
-    data[i + 2] ^= m2;
-    data[i + 3] ^= m3;
-  }
-  if (i < end) data[i++] ^= m0;
-  if (i < end) data[i++] ^= m1;
-  if (i < end) data[i] ^= m2;
-}
 
 /** The size of a header whose second byte is `b1`. */
 function headerSize(b1: number): number {

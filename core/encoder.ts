@@ -14,7 +14,7 @@
  * @module
  */
 
-import { applyMask, maskInto } from "./mask.ts";
+import { applyMask, maskInto, xorKeyBytes } from "./mask.ts";
 
 /** Payloads up to this size are copied next to their header (one write). */
 export const COALESCE_LIMIT = 4096;
@@ -128,20 +128,15 @@ export function maskInPlace(
     applyMask(target, lastKey, 0, start, end);
     return;
   }
-  const k0 = lastKey[0];
-  const k1 = lastKey[1];
-  const k2 = lastKey[2];
-  const k3 = lastKey[3];
-  let i = start;
-  for (const last = end - 3; i < last; i += 4) {
-    target[i] ^= k0;
-    target[i + 1] ^= k1;
-    target[i + 2] ^= k2;
-    target[i + 3] ^= k3;
-  }
-  if (i < end) target[i] ^= k0;
-  if (++i < end) target[i] ^= k1;
-  if (++i < end) target[i] ^= k2;
+  xorKeyBytes(
+    target,
+    lastKey[0],
+    lastKey[1],
+    lastKey[2],
+    lastKey[3],
+    start,
+    end,
+  );
 }
 
 /** The header size of a frame with `length` payload bytes. */

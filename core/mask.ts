@@ -93,7 +93,33 @@ function maskViaKernel(
   }
 }
 
-/** In-place byte loop, unrolled by 4 with the key in locals. */
+/**
+ * XORs `data[start, end)` in place with the key bytes `k0`–`k3`, `k0` first:
+ * a byte loop unrolled by 4 with the key in locals, for short payloads
+ * (the frame decoder and encoder call it directly with their key).
+ */
+export function xorKeyBytes(
+  data: Uint8Array,
+  k0: number,
+  k1: number,
+  k2: number,
+  k3: number,
+  start: number,
+  end: number,
+): void {
+  let i = start;
+  for (const last = end - 3; i < last; i += 4) {
+    data[i] ^= k0;
+    data[i + 1] ^= k1;
+    data[i + 2] ^= k2;
+    data[i + 3] ^= k3;
+  }
+  if (i < end) data[i++] ^= k0;
+  if (i < end) data[i++] ^= k1;
+  if (i < end) data[i] ^= k2;
+}
+
+/** In-place byte loop; `phase` is the key position of `data[start]`. */
 function applyMaskBytes(
   data: Uint8Array,
   mask: Uint8Array,
@@ -101,20 +127,15 @@ function applyMaskBytes(
   start: number,
   end: number,
 ): void {
-  const m0 = mask[phase];
-  const m1 = mask[(phase + 1) & 3];
-  const m2 = mask[(phase + 2) & 3];
-  const m3 = mask[(phase + 3) & 3];
-  let i = start;
-  for (const last = end - 3; i < last; i += 4) {
-    data[i] ^= m0;
-    data[i + 1] ^= m1;
-    data[i + 2] ^= m2;
-    data[i + 3] ^= m3;
-  }
-  if (i < end) data[i++] ^= m0;
-  if (i < end) data[i++] ^= m1;
-  if (i < end) data[i] ^= m2;
+  xorKeyBytes(
+    data,
+    mask[phase],
+    mask[(phase + 1) & 3],
+    mask[(phase + 2) & 3],
+    mask[(phase + 3) & 3],
+    start,
+    end,
+  );
 }
 
 /** In-place word loop over `data[start..end)`; `phase` is the key position of `data[start]`. */

@@ -40,6 +40,30 @@ const GATHER_FROM = 64 * 1024;
 const textDecoder = new TextDecoder();
 const sharedValidator = new Utf8Validator();
 
+// One wording per failure, whichever path (whole frame or fragments) sees it.
+const INVALID_UTF8 = "invalid UTF-8 in a text message";
+const TRUNCATED_UTF8 = "text message ends inside a character";
+
+/** Throws 1009 if `size` bytes in `fragments` frames are over `limits`. */
+function checkLimits(
+  limits: MessageLimits,
+  size: number,
+  fragments: number,
+): void {
+  if (size > limits.maxMessageSize) {
+    throw new ProtocolError(
+      1009,
+      `message exceeds ${limits.maxMessageSize} bytes`,
+    );
+  }
+  if (fragments > limits.maxFragments) {
+    throw new ProtocolError(
+      1009,
+      `message exceeds ${limits.maxFragments} fragments`,
+    );
+  }
+}
+
 /**
  * A whole message in one frame (final, no reserved bits, no fragmented
  * message under way), payload in `data[start, end)`: checks `limits` and
@@ -55,18 +79,7 @@ export function singleMessage(
   start: number,
   end: number,
 ): string | Uint8Array {
-  if (end - start > limits.maxMessageSize) {
-    throw new ProtocolError(
-      1009,
-      `message exceeds ${limits.maxMessageSize} bytes`,
-    );
-  }
-  if (limits.maxFragments < 1) {
-    throw new ProtocolError(
-      1009,
-      `message exceeds ${limits.maxFragments} fragments`,
-    );
-  }
+  checkLimits(limits, end - start, 1);
   const bytes = start === 0 && end === data.length
     ? data
     : data.subarray(start, end);
@@ -74,10 +87,10 @@ export function singleMessage(
   const validator = sharedValidator;
   validator.reset();
   if (!validator.push(data, start, end)) {
-    throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+    throw new ProtocolError(1007, INVALID_UTF8);
   }
   if (!validator.complete) {
-    throw new ProtocolError(1007, "text message ends inside a character");
+    throw new ProtocolError(1007, TRUNCATED_UTF8);
   }
   return textDecoder.decode(bytes);
 }
@@ -139,18 +152,7 @@ export class MessageAssembler {
       if (opcode === Opcode.Text) this.#validator.reset();
     }
     this.#size += length;
-    if (this.#size > this.#limits.maxMessageSize) {
-      throw new ProtocolError(
-        1009,
-        `message exceeds ${this.#limits.maxMessageSize} bytes`,
-      );
-    }
-    if (++this.#fragments > this.#limits.maxFragments) {
-      throw new ProtocolError(
-        1009,
-        `message exceeds ${this.#limits.maxFragments} fragments`,
-      );
-    }
+    checkLimits(this.#limits, this.#size, ++this.#fragments);
   }
 
   /**
@@ -163,7 +165,7 @@ export class MessageAssembler {
       this.#opcode === Opcode.Text && this.#rsv === 0 &&
       !this.#validator.push(data, start, end)
     ) {
-      throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+      throw new ProtocolError(1007, INVALID_UTF8);
     }
     if (!this.#hasFirst) {
       this.#hasFirst = true;
@@ -272,14 +274,14 @@ export class MessageAssembler {
       }
       data = decode(data, rsv, this.#limits.maxMessageSize);
       if (opcode === Opcode.Text && !isValidUtf8(data)) {
-        throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+        throw new ProtocolError(1007, INVALID_UTF8);
       }
     }
     if (opcode !== Opcode.Text) {
       return data.length === 0 ? new Uint8Array(0) : data;
     }
     if (rsv === 0 && !this.#validator.complete) {
-      throw new ProtocolError(1007, "text message ends inside a character");
+      throw new ProtocolError(1007, TRUNCATED_UTF8);
     }
     return textDecoder.decode(data);
   }
