@@ -16,6 +16,13 @@
  *   compressed alone and the handshake says so.
  * - zlib has no 8-bit window for raw deflate (`minWindowBits` is 9); see
  *   `core/permessage_deflate.ts` for what that means.
+ * - `inflateLater` (large received messages) streams through an
+ *   `InflateRaw` in 64 KiB output chunks: on Node.js each chunk is inflated
+ *   on libuv's thread pool, on Deno and Bun the chunks are inflated one per
+ *   event-loop turn. (Deno's one-shot `inflateRaw` callback does all the
+ *   work in one go, blocking the loop, so it is not used.) It takes the same
+ *   input, window and dictionary (or stored prefix) as the synchronous path
+ *   and stops as soon as the output passes `maxOutput`.
  *
  * This module imports `node:zlib`; browsers have no synchronous DEFLATE
  * (`CompressionStream` is async), so there permessage-deflate is neither
@@ -37,8 +44,13 @@
  */
 
 import { constants as bufferConstants } from "node:buffer";
-import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
-import type { ExtensionNegotiator } from "../core/extension.ts";
+import {
+  constants,
+  createInflateRaw,
+  deflateRawSync,
+  inflateRawSync,
+} from "node:zlib";
+import type { DecodeOutcome, ExtensionNegotiator } from "../core/extension.ts";
 import {
   type DeflateCodec,
   type DeflateOptions,
@@ -154,22 +166,36 @@ function deflate_(data: Uint8Array, options: DeflateOptions): Uint8Array {
   });
 }
 
+/**
+ * What zlib is given for `data`: the input (with the dictionary as a stored
+ * prefix where `node:zlib` ignores `dictionary`) and how many leading
+ * output bytes are that prefix, to cut. Shared by both inflate paths, so
+ * they decode the same bytes the same way.
+ */
+function prepareInflate(
+  data: Uint8Array,
+  options: InflateOptions,
+): { input: Uint8Array; dictionary: Uint8Array | undefined; skip: number } {
+  let { dictionary } = options;
+  if (dictionary !== undefined && dictionary.length === 0) {
+    dictionary = undefined;
+  }
+  if (dictionary !== undefined && !detect().inflateDictionary) {
+    return {
+      input: withStoredPrefix(dictionary, data),
+      dictionary: undefined,
+      skip: dictionary.length,
+    };
+  }
+  return { input: data, dictionary, skip: 0 };
+}
+
 function inflate(
   data: Uint8Array,
   options: InflateOptions,
 ): Uint8Array | undefined {
   const { maxOutput } = options;
-  let { dictionary } = options;
-  if (dictionary !== undefined && dictionary.length === 0) {
-    dictionary = undefined;
-  }
-  let input = data;
-  let skip = 0;
-  if (dictionary !== undefined && !detect().inflateDictionary) {
-    input = withStoredPrefix(dictionary, data);
-    skip = dictionary.length;
-    dictionary = undefined;
-  }
+  const { input, dictionary, skip } = prepareInflate(data, options);
   let out: Uint8Array;
   try {
     out = inflateRawSync(input, {
@@ -189,6 +215,74 @@ function inflate(
   return skip === 0 ? out : out.slice(skip);
 }
 
+/** Output chunk of `inflateLater`: the most work done per event-loop turn. */
+const LATER_CHUNK = 64 * 1024;
+
+/**
+ * `inflate` off the event loop (see the module doc): the same result,
+ * reported to `done` once, asynchronously.
+ */
+function inflateLater(
+  data: Uint8Array,
+  options: InflateOptions,
+  done: (outcome: DecodeOutcome) => void,
+): void {
+  const maxOutput = Math.min(options.maxOutput, MAX_OUTPUT);
+  let finished = false;
+  const finish = (outcome: DecodeOutcome): void => {
+    if (finished) return;
+    finished = true;
+    done(outcome);
+  };
+  let stream: ReturnType<typeof createInflateRaw>;
+  let skip: number;
+  let input: Uint8Array;
+  try {
+    const prepared = prepareInflate(data, options);
+    skip = prepared.skip;
+    input = prepared.input;
+    stream = createInflateRaw({
+      windowBits: options.windowBits,
+      dictionary: prepared.dictionary,
+      finishFlush: SYNC_FLUSH,
+      chunkSize: LATER_CHUNK,
+    });
+  } catch (error) {
+    queueMicrotask(() => finish({ error }));
+    return;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  stream.on("data", (chunk: Uint8Array) => {
+    if (finished) return;
+    total += chunk.length;
+    if (total - skip > maxOutput) {
+      chunks.length = 0;
+      stream.destroy();
+      finish({ output: undefined });
+      return;
+    }
+    chunks.push(chunk);
+  });
+  stream.on("error", (error: Error) => {
+    chunks.length = 0;
+    finish({ error });
+  });
+  stream.on("end", () => {
+    if (finished) return;
+    const out = new Uint8Array(total - skip);
+    let at = -skip;
+    for (const chunk of chunks) {
+      if (at >= 0) out.set(chunk, at);
+      else if (at + chunk.length > 0) out.set(chunk.subarray(-at), 0);
+      at += chunk.length;
+    }
+    chunks.length = 0;
+    finish({ output: out });
+  });
+  stream.end(input);
+}
+
 /**
  * The {@linkcode DeflateCodec} over `node:zlib` (Node.js, Deno, Bun). Its
  * `contextTakeover` is false where `node:zlib` cannot prime a compressor
@@ -197,6 +291,7 @@ function inflate(
 export const zlibCodec: DeflateCodec = {
   deflate: deflate_,
   inflate,
+  inflateLater,
   minWindowBits: 9,
   get contextTakeover(): boolean {
     return detect().deflateDictionary;

@@ -212,6 +212,7 @@ export class WebSocketServer {
     this.#runtime = runtime;
     this.#options = {
       ...options,
+      suspendable: true, // its sockets are `WebSocket`s, which run `suspend` jobs
       extensionNegotiators: withPerMessageDeflate(
         options.extensionNegotiators,
         options.perMessageDeflate ?? true,

@@ -17,7 +17,11 @@ import {
   type ConnectionOptions,
   ReadyState,
 } from "../core/connection.ts";
-import type { ExtensionNegotiator } from "../core/extension.ts";
+import type {
+  DecodeOutcome,
+  DeferredDecode,
+  ExtensionNegotiator,
+} from "../core/extension.ts";
 import { HandshakeError, type HeaderInit } from "../core/handshake.ts";
 import {
   type DeflateCodec,
@@ -250,6 +254,10 @@ export class WebSocket extends EventTarget {
   #handling = 0;
   #flushQueued = false;
   #flushLater: (() => void) | undefined;
+  /** A `suspend` job is running: reading stays paused until it is done. */
+  #decoding = false;
+  /** The transport closed while `#decoding`: reported once it is done. */
+  #closedWhileDecoding: { error?: Error } | undefined;
 
   /**
    * Opens a connection to `url` (`ws:`, `wss:`, or `http(s):`), offering
@@ -280,6 +288,7 @@ export class WebSocket extends EventTarget {
       try {
         conn = Connection.client(url, {
           ...options,
+          suspendable: true, // `#suspend` runs the jobs
           protocols,
           handshakeTimeout: options.connectTimeout ??
             options.handshakeTimeout,
@@ -592,7 +601,7 @@ export class WebSocket extends EventTarget {
   resumeReading(): void {
     if (!this.#readingPaused) return;
     this.#readingPaused = false;
-    if (!this.#paused) this.#transport.resume();
+    if (!this.#paused && !this.#decoding) this.#transport.resume();
   }
 
   /** Closes the transport at once, with no close frame (close code 1006). */
@@ -662,7 +671,39 @@ export class WebSocket extends EventTarget {
         case "close":
           this.#closeEvent = event;
           break;
+        case "suspend":
+          this.#suspend(event.job);
+          break;
       }
+    }
+  }
+
+  /**
+   * The connection put a large message's decoding off (see `suspend` in
+   * core/connection.ts): stop reading, run the job (off the event loop),
+   * then hand its outcome back and handle what follows, in order. A
+   * transport close meanwhile waits for it, so the message still comes
+   * before the close; once the connection has closed, the outcome is dropped.
+   */
+  #suspend(job: DeferredDecode): void {
+    this.#decoding = true;
+    this.#transport.pause();
+    const done = (outcome: DecodeOutcome): void => {
+      this.#decoding = false;
+      this.#handle(this.#conn.resume(outcome));
+      if (this.#decoding) return; // the next message is being decoded
+      const closed = this.#closedWhileDecoding;
+      if (closed !== undefined) {
+        this.#closedWhileDecoding = undefined;
+        this.#onTransportClose(closed.error);
+      } else if (!this.#paused && !this.#readingPaused) {
+        this.#transport.resume();
+      }
+    };
+    try {
+      job.run(done);
+    } catch (error) {
+      queueMicrotask(() => done({ error }));
     }
   }
 
@@ -767,7 +808,7 @@ export class WebSocket extends EventTarget {
     if (this.#paused && this.#transport.buffered <= this.#pauseReadingAt / 2) {
       this.#paused = false;
       this.#guard?.paused(false);
-      if (!this.#readingPaused) this.#transport.resume();
+      if (!this.#readingPaused && !this.#decoding) this.#transport.resume();
     }
     if (this.#needDrain && this.#transport.buffered < this.#highWaterMark) {
       this.#needDrain = false;
@@ -788,6 +829,10 @@ export class WebSocket extends EventTarget {
   }
 
   #onTransportClose(error?: Error): void {
+    if (this.#decoding) {
+      this.#closedWhileDecoding = { error };
+      return;
+    }
     if (this.#later !== undefined) {
       this.#later.push(() => this.#onTransportClose(error));
       return;

@@ -18,6 +18,14 @@
  *    {@linkcode Connection.timeout} when it fires;
  * 4. call {@linkcode Connection.transportClosed} on EOF or a transport error.
  *
+ * A `suspendable` connection may end a batch of events with `suspend`: a
+ * received message is too large to decode synchronously (permessage-deflate
+ * over a codec that can inflate off the event loop). It reads nothing more
+ * (bytes passed to `receive()` meanwhile are kept, unread, so the embedder
+ * should pause the transport) until the embedder has run the event's `job`
+ * and passed its outcome to {@linkcode Connection.resume}, which returns the
+ * message (or the failure) and the events of the bytes kept since.
+ *
  * @example
  * ```ts
  * import { Connection } from "./connection.ts";
@@ -41,6 +49,8 @@ import { FrameDecoder, type FrameSink } from "./decoder.ts";
 import { ProtocolError } from "./errors.ts";
 import {
   acceptExtensions,
+  type DecodeOutcome,
+  type DeferredDecode,
   type Extension,
   type ExtensionNegotiator,
   negotiateExtensions,
@@ -106,6 +116,15 @@ export type ConnectionEvent =
     headers?: HeaderMap;
   }
   | { type: "message"; data: string | Uint8Array }
+  | {
+    /**
+     * Suspendable connections only, always the last event of a batch: a
+     * message needs `job` run (off the event loop) before anything more is
+     * read. Run it, then pass its outcome to `resume()`.
+     */
+    type: "suspend";
+    job: DeferredDecode;
+  }
   | { type: "ping"; data: Uint8Array }
   | { type: "pong"; data: Uint8Array }
   | {
@@ -139,6 +158,11 @@ export interface ConnectionOptions extends Partial<MessageLimits> {
    * order; server: accepted in this order of preference).
    */
   extensionNegotiators?: readonly ExtensionNegotiator[];
+  /**
+   * The embedder handles `suspend` events (see the module doc): extensions
+   * may then put off decoding large messages. Default false.
+   */
+  suspendable?: boolean;
 }
 
 /** Options for a connection that starts `OPEN`. */
@@ -248,6 +272,18 @@ export class Connection implements FrameSink {
   #early: Uint8Array[] | undefined;
   #earlyBytes = 0;
   #maxEarlyBytes = 0;
+  // a message's deferred decoding (suspendable connections)
+  readonly #suspendable: boolean;
+  /** The opcode of the data message being received. */
+  #messageOpcode = 0;
+  /** Set while suspended: the decoding the embedder runs. */
+  #deferred: DeferredDecode | undefined;
+  /** The extensions (by index) still to run after `#deferred`. */
+  #deferredNext = 0;
+  #deferredRsv = 0;
+  #deferredOpcode = 0;
+  /** Bytes received while suspended, unread, in order. */
+  #held: Uint8Array[] | undefined;
 
   /** Creates a connection that starts `OPEN` (handshake done elsewhere). */
   constructor(options: OpenConnectionOptions) {
@@ -259,6 +295,7 @@ export class Connection implements FrameSink {
     this.#handshakeTimeout = options.handshakeTimeout ?? 10000;
     this.#mask = this.role === "client";
     this.#decoder = new FrameDecoder(this, { role: this.role });
+    this.#suspendable = options.suspendable === true;
     this.#negotiators = options.extensionNegotiators ?? [];
     if (options.activeExtensions !== undefined) {
       this.#activate(options.activeExtensions);
@@ -387,10 +424,10 @@ export class Connection implements FrameSink {
     const events: ConnectionEvent[] = this.#events = [];
     try {
       if (this.#state !== ReadyState.CONNECTING) {
-        this.#decoder.push(chunk);
+        this.#feed(chunk);
       } else {
         const rest = this.#handshake(chunk);
-        if (rest !== undefined && rest.length > 0) this.#decoder.push(rest);
+        if (rest !== undefined && rest.length > 0) this.#feed(rest);
       }
     } catch (error) {
       this.#failOn(error);
@@ -496,18 +533,91 @@ export class Connection implements FrameSink {
     this.#decoder.allowedRsv = rsv;
   }
 
-  /** Runs a received message through the extensions, last first. */
+  /**
+   * Runs a received message through the extensions, last first, from
+   * `from`. On a suspendable connection an extension may put its work off:
+   * then `#deferred` is set and the (meaningless) result is empty.
+   */
   #runExtensions(
     payload: Uint8Array,
     rsv: number,
     maxSize: number,
+    from: number = this.#active.length - 1,
   ): Uint8Array {
     const active = this.#active;
-    for (let i = active.length - 1; i >= 0; i--) {
-      const bits = rsv & active[i].rsv;
-      if (bits !== 0) payload = active[i].decode(payload, bits, maxSize);
+    for (let i = from; i >= 0; i--) {
+      const extension = active[i];
+      const bits = rsv & extension.rsv;
+      if (bits === 0) continue;
+      if (!this.#suspendable || extension.decodeOrDefer === undefined) {
+        payload = extension.decode(payload, bits, maxSize);
+        continue;
+      }
+      const result = extension.decodeOrDefer(payload, bits, maxSize);
+      if (result instanceof Uint8Array) {
+        payload = result;
+        continue;
+      }
+      this.#deferred = result;
+      this.#deferredNext = i - 1;
+      this.#deferredRsv = rsv;
+      this.#deferredOpcode = this.#messageOpcode;
+      return EMPTY_BYTES;
     }
     return payload;
+  }
+
+  /** Decodes `chunk`, or keeps it while suspended (and what a suspend left). */
+  #feed(chunk: Uint8Array): void {
+    if (this.#deferred !== undefined) {
+      (this.#held ??= []).push(chunk);
+      return;
+    }
+    const used = this.#decoder.push(chunk);
+    if (used < chunk.length) (this.#held ??= []).push(chunk.subarray(used));
+  }
+
+  /** Whether a `suspend` was reported and `resume()` not yet called. */
+  get suspended(): boolean {
+    return this.#deferred !== undefined;
+  }
+
+  /**
+   * Ends a suspension: `outcome` is what the `suspend` event's job passed
+   * to its `done` callback. Returns the message (or the failure it causes:
+   * 1009, 1007), then the events of the bytes received while suspended.
+   * Once the connection has closed meanwhile, drops the outcome and returns
+   * nothing. Throws if the connection is not suspended.
+   */
+  resume(outcome: DecodeOutcome): readonly ConnectionEvent[] {
+    const job = this.#deferred;
+    if (job === undefined) throw new Error("resume() without a suspend event");
+    this.#deferred = undefined;
+    const held = this.#held;
+    this.#held = undefined;
+    if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
+    return this.#run(() => {
+      const opcode = this.#deferredOpcode;
+      const data = this.#runExtensions(
+        job.finish(outcome),
+        this.#deferredRsv,
+        this.#limits.maxMessageSize,
+        this.#deferredNext,
+      );
+      if (this.#deferred !== undefined) {
+        this.#events.push({ type: "suspend", job: this.#deferred });
+      } else {
+        this.#events.push({
+          type: "message",
+          data: decodedMessage(opcode, data),
+        });
+      }
+      if (held === undefined) return;
+      for (const chunk of held) {
+        if (this.#state === ReadyState.CLOSED) break;
+        this.#feed(chunk);
+      }
+    });
   }
 
   #opened(protocol: string, extensions: string, headers?: HeaderMap): void {
@@ -544,7 +654,7 @@ export class Connection implements FrameSink {
       this.#opened(options.protocol ?? "", extensions ?? "");
       for (const chunk of early) {
         if (this.#state === ReadyState.CLOSED) break;
-        this.#decoder.push(chunk);
+        this.#feed(chunk);
       }
     });
   }
@@ -589,6 +699,7 @@ export class Connection implements FrameSink {
       return;
     }
     this.#frameFin = fin;
+    if (opcode !== Opcode.Continuation) this.#messageOpcode = opcode;
     (this.#messages ??= new MessageAssembler(this.#limits)).frame(
       opcode,
       length,
@@ -642,12 +753,17 @@ export class Connection implements FrameSink {
       this.#control = EMPTY_BYTES;
       this.#onControl(this.#frameOpcode, payload);
     } else if (this.#frameFin) {
-      this.#events.push({
-        type: "message",
-        data: this.#messages!.finish(
-          this.#active.length === 0 ? undefined : this.#decodeExtensions,
-        ),
-      });
+      const data = this.#messages!.finish(
+        this.#active.length === 0 ? undefined : this.#decodeExtensions,
+      );
+      if (this.#deferred === undefined) {
+        this.#events.push({ type: "message", data });
+      } else {
+        // An extension put the decoding off (`data` means nothing): read
+        // no further until `resume()`.
+        this.#decoder.halt();
+        this.#events.push({ type: "suspend", job: this.#deferred });
+      }
     }
   }
 
@@ -924,6 +1040,20 @@ function controlBytes(data: string | Uint8Array): Uint8Array {
     throw new RangeError("control frame payload is longer than 125 bytes");
   }
   return bytes;
+}
+
+/**
+ * A message its extensions decoded after a suspension, as
+ * `MessageAssembler.finish` returns it: text validated whole and decoded.
+ */
+function decodedMessage(opcode: number, data: Uint8Array): string | Uint8Array {
+  if (opcode !== Opcode.Text) {
+    return data.length === 0 ? new Uint8Array(0) : data;
+  }
+  if (!isValidUtf8(data)) {
+    throw new ProtocolError(1007, "invalid UTF-8 in a text message");
+  }
+  return decoder.decode(data);
 }
 
 function errorMessage(error: unknown): string {

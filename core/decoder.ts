@@ -76,6 +76,8 @@ export class FrameDecoder {
   #maskOffset = 0;
   /** Payload bytes of the current frame still to come (0: expect a header). */
   #remaining = 0;
+  /** Set by `halt()`: `push` stops after the sink call in progress. */
+  #halted = false;
 
   /** Creates a decoder that reports to `sink`. */
   constructor(sink: FrameSink, options: FrameDecoderOptions) {
@@ -88,8 +90,10 @@ export class FrameDecoder {
   /**
    * Consumes `chunk`. Masked payloads are unmasked in place, so the caller
    * hands over the chunk and must not reuse it. Throws `ProtocolError`.
+   * Returns how many bytes it consumed: all of them, unless the sink called
+   * {@linkcode FrameDecoder.halt} (push the rest again to go on).
    */
-  push(chunk: Uint8Array): void {
+  push(chunk: Uint8Array): number {
     const length = chunk.length;
     let pos = 0;
     while (pos < length) {
@@ -101,7 +105,21 @@ export class FrameDecoder {
       } else {
         pos = this.#gather(chunk, pos);
       }
+      if (this.#halted) {
+        this.#halted = false;
+        return pos;
+      }
     }
+    return length;
+  }
+
+  /**
+   * Called by the sink from `frameEnd` (or `frame`): the `push` in progress
+   * returns right after the frame that just ended, leaving the rest of its
+   * chunk unread.
+   */
+  halt(): void {
+    this.#halted = true;
   }
 
   /** Hands on payload bytes from `chunk[pos, length)`; returns where it stopped. */

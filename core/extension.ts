@@ -39,8 +39,49 @@ export interface Extension {
    * bytes: throw `ProtocolError(1009)` instead of producing more.
    */
   decode(payload: Uint8Array, rsv: number, maxSize: number): Uint8Array;
+  /**
+   * Optional: like `decode`, but where that would be long work (a large
+   * message) returns a {@linkcode DeferredDecode} instead, for the embedder
+   * to run off the event loop. Called in place of `decode` only on
+   * connections whose embedder handles `suspend` events (the `suspendable`
+   * connection option).
+   */
+  decodeOrDefer?(
+    payload: Uint8Array,
+    rsv: number,
+    maxSize: number,
+  ): Uint8Array | DeferredDecode;
   /** Releases any state; the connection is closed. */
   dispose(): void;
+}
+
+/**
+ * What a {@linkcode DeferredDecode} produced, to hand back unchanged to
+ * `Connection.resume()`: the output (undefined: it would have exceeded the
+ * size limit), or the error the work failed with.
+ */
+export type DecodeOutcome =
+  | { readonly output: Uint8Array | undefined }
+  | { readonly error: unknown };
+
+/**
+ * The decoding of one received message, put off so that it can run off the
+ * event loop (a `Connection` reports it in a `suspend` event). The core does
+ * no I/O: the embedder starts the work with `run()` and, when `done` is
+ * called, passes the outcome to `Connection.resume()`, which calls `finish()`.
+ */
+export interface DeferredDecode {
+  /**
+   * Starts the work. Calls `done` exactly once, asynchronously (never from
+   * inside `run`), with the outcome.
+   */
+  run(done: (outcome: DecodeOutcome) => void): void;
+  /**
+   * The decoded payload for `outcome`, with the extension's state updated
+   * as `decode` would have; throws `ProtocolError` where `decode` would
+   * (1009 over the size limit, 1007 for corrupt data).
+   */
+  finish(outcome: DecodeOutcome): Uint8Array;
 }
 
 /** The negotiation side of an extension. */

@@ -29,6 +29,13 @@
  * - Decompression is bounded: the codec stops at `maxMessageSize` bytes of
  *   output and the connection fails with 1009; corrupt data fails it with
  *   1007.
+ * - Large messages need not be decompressed on the event loop: when the
+ *   codec has `inflateLater` and the connection is `suspendable`, a message
+ *   is first inflated here with an output budget (`maxSyncInflate`, 256 KiB
+ *   by default); one that needs more (or whose compressed payload is
+ *   already larger) is handed to the embedder as a `DeferredDecode` that
+ *   runs `inflateLater` with the same input, window and dictionary, so the
+ *   result is the same either way.
  *
  * @example
  * ```ts
@@ -46,6 +53,8 @@
 
 import { ProtocolError } from "./errors.ts";
 import {
+  type DecodeOutcome,
+  type DeferredDecode,
   type Extension,
   type ExtensionNegotiator,
   type ExtensionParams,
@@ -97,6 +106,18 @@ export interface DeflateCodec {
    * exceed `maxOutput` bytes; throws for invalid data.
    */
   inflate(data: Uint8Array, options: InflateOptions): Uint8Array | undefined;
+  /**
+   * Optional: `inflate` done off the caller's event loop (a thread pool, or
+   * in bounded slices). Calls `done` once, asynchronously, with what
+   * `inflate` would have returned for the same arguments (`output`
+   * undefined past `maxOutput`) or thrown (`error`). With it, large
+   * messages are decompressed through it on suspendable connections.
+   */
+  inflateLater?(
+    data: Uint8Array,
+    options: InflateOptions,
+    done: (outcome: DecodeOutcome) => void,
+  ): void;
   /**
    * The smallest window `deflate` can honour. Default 9: zlib has no 8-bit
    * (256-byte) window for raw deflate.
@@ -158,6 +179,14 @@ export interface PerMessageDeflateOptions {
    * which always uses the whole window the peer may refer to.
    */
   contextBytes?: number;
+  /**
+   * When the codec can inflate off the event loop (`inflateLater`) and the
+   * connection is suspendable: the most bytes a received message is
+   * inflated to synchronously. A message that needs more is inflated again,
+   * whole, off the loop (the connection reads nothing more meanwhile).
+   * Default 262144 (256 KiB); `Infinity` inflates everything synchronously.
+   */
+  maxSyncInflate?: number;
 }
 
 /** Options for {@linkcode permessageDeflate}: the options plus the codec. */
@@ -173,6 +202,7 @@ export const PERMESSAGE_DEFLATE = "permessage-deflate";
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 const MAX_BITS = 15;
 const MIN_CONTEXT = 4096;
+const MAX_SYNC_INFLATE = 256 * 1024;
 
 /** The parameters of one offer or response element, validated. */
 export interface DeflateParams {
@@ -277,6 +307,7 @@ interface Setup {
   level: number;
   memLevel: number;
   contextBytes?: number;
+  maxSyncInflate: number;
   /** Window bits we compress with; 0: never compress. */
   sendBits: number;
   sendTakeover: boolean;
@@ -303,6 +334,14 @@ export function permessageDeflate(
   checkRange("memLevel", config.memLevel, 1, 9);
   checkRange("threshold", config.threshold, 0, Number.MAX_SAFE_INTEGER);
   checkRange("contextBytes", config.contextBytes, 0, Number.MAX_SAFE_INTEGER);
+  if (config.maxSyncInflate !== Infinity) {
+    checkRange(
+      "maxSyncInflate",
+      config.maxSyncInflate,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+  }
   const canPrime = codec.contextTakeover !== false;
   const minBits = codec.minWindowBits ?? 9;
   const base = {
@@ -311,6 +350,7 @@ export function permessageDeflate(
     level: config.level ?? 6,
     memLevel: config.memLevel ?? 8,
     contextBytes: config.contextBytes,
+    maxSyncInflate: config.maxSyncInflate ?? MAX_SYNC_INFLATE,
   };
   /** The window we compress with: 0 when the codec cannot honour it. */
   const sendBits = (bits: number) => bits >= minBits ? bits : 0;
@@ -503,6 +543,47 @@ class History {
   }
 }
 
+/** `payload` followed by the `00 00 ff ff` the sender removed. */
+function withTail(payload: Uint8Array): Uint8Array {
+  const input = new Uint8Array(payload.length + TAIL.length);
+  input.set(payload);
+  input.set(TAIL, payload.length);
+  return input;
+}
+
+/**
+ * A message too large to inflate on the event loop: `run` hands it to the
+ * codec's `inflateLater`, `finish` completes it as `decode` would. Nothing
+ * else is decoded on the connection in between, so the dictionary (a view
+ * of the receive window) stays what it was when the message arrived.
+ */
+class DeferredInflate implements DeferredDecode {
+  readonly #owner: PerMessageDeflate;
+  readonly #codec: DeflateCodec;
+  readonly #input: Uint8Array;
+  readonly #options: InflateOptions;
+
+  constructor(
+    owner: PerMessageDeflate,
+    codec: DeflateCodec,
+    input: Uint8Array,
+    options: InflateOptions,
+  ) {
+    this.#owner = owner;
+    this.#codec = codec;
+    this.#input = input;
+    this.#options = options;
+  }
+
+  run(done: (outcome: DecodeOutcome) => void): void {
+    this.#codec.inflateLater!(this.#input, this.#options, done);
+  }
+
+  finish(outcome: DecodeOutcome): Uint8Array {
+    return this.#owner.finishInflate(outcome, this.#options.maxOutput);
+  }
+}
+
 /** A negotiated permessage-deflate instance: one per connection. */
 class PerMessageDeflate implements Extension {
   readonly name = PERMESSAGE_DEFLATE;
@@ -554,21 +635,63 @@ class PerMessageDeflate implements Extension {
   }
 
   decode(payload: Uint8Array, _rsv: number, maxSize: number): Uint8Array {
-    const setup = this.#setup;
-    const input = new Uint8Array(payload.length + TAIL.length);
-    input.set(payload);
-    input.set(TAIL, payload.length);
+    const input = withTail(payload);
+    const options = this.#inflateOptions(maxSize);
     let out: Uint8Array | undefined;
     try {
-      out = setup.codec.inflate(input, {
-        windowBits: setup.receiveBits,
-        dictionary: this.#received?.tail(),
-        maxOutput: maxSize,
-      });
+      out = this.#setup.codec.inflate(input, options);
     } catch (error) {
+      return this.finishInflate({ error }, maxSize);
+    }
+    return this.finishInflate({ output: out }, maxSize);
+  }
+
+  decodeOrDefer(
+    payload: Uint8Array,
+    rsv: number,
+    maxSize: number,
+  ): Uint8Array | DeferredDecode {
+    const { codec, maxSyncInflate } = this.#setup;
+    if (codec.inflateLater === undefined || maxSize <= maxSyncInflate) {
+      return this.decode(payload, rsv, maxSize);
+    }
+    const input = withTail(payload);
+    const options = this.#inflateOptions(maxSize);
+    if (input.length <= maxSyncInflate) {
+      // Try here within the budget; most messages fit.
+      let out: Uint8Array | undefined;
+      try {
+        out = codec.inflate(input, { ...options, maxOutput: maxSyncInflate });
+      } catch (error) {
+        return this.finishInflate({ error }, maxSize);
+      }
+      if (out !== undefined) {
+        return this.finishInflate({ output: out }, maxSize);
+      }
+    }
+    return new DeferredInflate(this, codec, input, options);
+  }
+
+  /** What `inflate` needs besides the data, for a message of at most `maxSize`. */
+  #inflateOptions(maxSize: number): InflateOptions {
+    return {
+      windowBits: this.#setup.receiveBits,
+      dictionary: this.#received?.tail(),
+      maxOutput: maxSize,
+    };
+  }
+
+  /**
+   * The message for a codec's outcome: the output, taken into the receive
+   * window; throws 1007 for an error and 1009 past `maxSize`.
+   */
+  finishInflate(outcome: DecodeOutcome, maxSize: number): Uint8Array {
+    if ("error" in outcome) {
+      const { error } = outcome;
       const reason = error instanceof Error ? error.message : String(error);
       throw new ProtocolError(1007, `invalid compressed data: ${reason}`);
     }
+    const out = outcome.output;
     if (out === undefined || out.length > maxSize) {
       throw new ProtocolError(
         1009,

@@ -409,6 +409,8 @@ function eventLine(event: ConnectionEvent): string {
       return `open ${event.protocol} ${event.extensions}`;
     case "request":
       return `request ${event.request.target}`;
+    case "suspend":
+      return "suspend";
   }
 }
 
