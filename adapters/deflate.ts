@@ -17,12 +17,15 @@
  * - zlib has no 8-bit window for raw deflate (`minWindowBits` is 9); see
  *   `core/permessage_deflate.ts` for what that means.
  * - `inflateLater` (large received messages) streams through an
- *   `InflateRaw` in 64 KiB output chunks: on Node.js each chunk is inflated
- *   on libuv's thread pool, on Deno and Bun the chunks are inflated one per
- *   event-loop turn. (Deno's one-shot `inflateRaw` callback does all the
- *   work in one go, blocking the loop, so it is not used.) It takes the same
- *   input, window and dictionary (or stored prefix) as the synchronous path
- *   and stops as soon as the output passes `maxOutput`.
+ *   `InflateRaw` in 64 KiB output chunks, with the same input, window and
+ *   dictionary (or stored prefix) as the synchronous path, and stops as
+ *   soon as the output passes `maxOutput`. On Node.js and Bun the work runs
+ *   off the event loop (libuv's thread pool; Bun's own). Deno's `node:zlib`
+ *   does asynchronous work on the main thread, all of one write at once
+ *   (its one-shot `inflateRaw` too), so there the input is written 1 KiB per
+ *   event-loop turn: at most about 1 MiB of output (DEFLATE's largest
+ *   ratio is 1032:1) between two turns. That one choice is made by runtime
+ *   (`globalThis.Deno`), since no result differs, only the scheduling.
  *
  * This module imports `node:zlib`; browsers have no synchronous DEFLATE
  * (`CompressionStream` is async), so there permessage-deflate is neither
@@ -43,7 +46,8 @@
  * @module
  */
 
-import { constants as bufferConstants } from "node:buffer";
+import { Buffer, constants as bufferConstants } from "node:buffer";
+import { setImmediate } from "node:timers";
 import {
   constants,
   createInflateRaw,
@@ -215,8 +219,16 @@ function inflate(
   return skip === 0 ? out : out.slice(skip);
 }
 
-/** Output chunk of `inflateLater`: the most work done per event-loop turn. */
+/** Output chunk of `inflateLater`. */
 const LATER_CHUNK = 64 * 1024;
+/**
+ * Where asynchronous zlib work runs on the event loop (Deno): the input
+ * bytes written per turn, so one turn inflates at most about 1 MiB.
+ */
+const SLICE: number | undefined =
+  typeof (globalThis as { Deno?: unknown }).Deno === "object"
+    ? 1024
+    : undefined;
 
 /**
  * `inflate` off the event loop (see the module doc): the same result,
@@ -270,17 +282,28 @@ function inflateLater(
   });
   stream.on("end", () => {
     if (finished) return;
-    const out = new Uint8Array(total - skip);
-    let at = -skip;
-    for (const chunk of chunks) {
-      if (at >= 0) out.set(chunk, at);
-      else if (at + chunk.length > 0) out.set(chunk.subarray(-at), 0);
-      at += chunk.length;
-    }
+    // A Buffer, as `inflateRawSync` returns.
+    const out = Buffer.concat(chunks, total);
     chunks.length = 0;
-    finish({ output: out });
+    finish({ output: skip === 0 ? out : out.subarray(skip) });
   });
-  stream.end(input);
+  if (SLICE === undefined) {
+    stream.end(input);
+    return;
+  }
+  let at = 0;
+  const next = (): void => {
+    if (finished) return;
+    if (at >= input.length) {
+      stream.end();
+      return;
+    }
+    const slice = input.subarray(at, at + SLICE);
+    at += slice.length;
+    // The next slice after this one is inflated and I/O had a turn.
+    stream.write(slice, () => setImmediate(next));
+  };
+  next();
 }
 
 /**
