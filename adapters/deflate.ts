@@ -22,10 +22,12 @@
  *   soon as the output passes `maxOutput`. On Node.js and Bun the work runs
  *   off the event loop (libuv's thread pool; Bun's own). Deno's `node:zlib`
  *   does asynchronous work on the main thread, all of one write at once
- *   (its one-shot `inflateRaw` too), so there the input is written 1 KiB per
- *   event-loop turn: at most about 1 MiB of output (DEFLATE's largest
- *   ratio is 1032:1) between two turns. That one choice is made by runtime
- *   (`globalThis.Deno`), since no result differs, only the scheduling.
+ *   (its one-shot `inflateRaw` too), so there the input is written in
+ *   512-byte slices (at most about 512 KiB of output each: DEFLATE's
+ *   largest ratio is 1032:1); all messages being inflated share about 2 ms
+ *   of slices per event-loop turn, then a timer lets I/O and the other
+ *   connections run. That one choice is made by runtime (`globalThis.Deno`),
+ *   since no result differs, only the scheduling.
  *
  * This module imports `node:zlib`; browsers have no synchronous DEFLATE
  * (`CompressionStream` is async), so there permessage-deflate is neither
@@ -47,7 +49,6 @@
  */
 
 import { Buffer, constants as bufferConstants } from "node:buffer";
-import { setImmediate } from "node:timers";
 import {
   constants,
   createInflateRaw,
@@ -220,15 +221,39 @@ function inflate(
 }
 
 /** Output chunk of `inflateLater`. */
-const LATER_CHUNK = 64 * 1024;
+const LATER_CHUNK = 1024 * 1024;
 /**
  * Where asynchronous zlib work runs on the event loop (Deno): the input
- * bytes written per turn, so one turn inflates at most about 1 MiB.
+ * bytes written at a time, so one write inflates at most about 512 KiB.
  */
 const SLICE: number | undefined =
-  typeof (globalThis as { Deno?: unknown }).Deno === "object"
-    ? 1024
-    : undefined;
+  typeof (globalThis as { Deno?: unknown }).Deno === "object" ? 512 : undefined;
+/** Milliseconds of slices (of all messages) per turn before a timer lets the loop run. */
+const SLICES_FOR_MS = 2;
+/** When the current turn of slices began. */
+let turnStart = 0;
+/** Slices waiting for the next turn, in order. */
+let waiting: (() => void)[] = [];
+let turnTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Runs `step` now if this turn's slice time is not used up, else next turn. */
+function sliceSoon(step: () => void): void {
+  if (
+    turnTimer === undefined && performance.now() - turnStart < SLICES_FOR_MS
+  ) {
+    step();
+    return;
+  }
+  waiting.push(step);
+  // A timer, not setImmediate: on Deno only a timer lets I/O in.
+  turnTimer ??= setTimeout(() => {
+    turnTimer = undefined;
+    turnStart = performance.now();
+    const steps = waiting;
+    waiting = [];
+    for (const run of steps) sliceSoon(run);
+  }, 0);
+}
 
 /**
  * `inflate` off the event loop (see the module doc): the same result,
@@ -300,10 +325,9 @@ function inflateLater(
     }
     const slice = input.subarray(at, at + SLICE);
     at += slice.length;
-    // The next slice after this one is inflated and I/O had a turn.
-    stream.write(slice, () => setImmediate(next));
+    stream.write(slice, () => sliceSoon(next));
   };
-  next();
+  sliceSoon(next);
 }
 
 /**

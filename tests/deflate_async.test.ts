@@ -63,7 +63,10 @@ function assertSame(later: DecodeOutcome, now: DecodeOutcome): void {
     assert.ok("error" in later, "both fail");
     return;
   }
-  assert.ok("output" in later, `later failed: ${String((later as { error: unknown }).error)}`);
+  assert.ok(
+    "output" in later,
+    `later failed: ${String((later as { error: unknown }).error)}`,
+  );
   if (now.output === undefined) {
     assert.equal(later.output, undefined);
     return;
@@ -151,7 +154,7 @@ async function rawClient(
 ): Promise<{ socket: net.Socket; received: () => Uint8Array }> {
   const socket = net.connect(port, "127.0.0.1");
   socket.on("error", () => {});
-  let buffer = new Uint8Array(0);
+  let buffer: Uint8Array = new Uint8Array(0);
   let head = "";
   await new Promise<void>((resolve, reject) => {
     socket.on("data", (d: Uint8Array) => {
@@ -205,7 +208,10 @@ describe("deferred inflate over loopback", () => {
     try {
       const raw = await rawClient(server.port);
       raw.socket.write(clientFrame(0x2, BOMB, { rsv: RSV1 }));
-      await until(() => closeCodeAt(raw.received(), 0) !== undefined, "a close");
+      await until(
+        () => closeCodeAt(raw.received(), 0) !== undefined,
+        "a close",
+      );
       assert.equal(closeCodeAt(raw.received(), 0), 1009);
       assert.match(
         new TextDecoder().decode(raw.received().subarray(4)),

@@ -311,7 +311,10 @@ describe("suspend and resume around a deferred inflate", () => {
   test("resume() without a suspend throws (local misuse)", () => {
     const { codec } = handCodec();
     const conn = server(codec);
-    assert.throws(() => conn.resume({ output: new Uint8Array(1) }), /resume/);
+    assert.throws(
+      () => conn.resume({ output: new Uint8Array(1) }),
+      /resume\(\) without a suspend/,
+    );
   });
 
   test("the deferred message enters the receive window (context takeover)", () => {
