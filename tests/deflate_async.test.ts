@@ -124,6 +124,31 @@ describe("zlibCodec.inflateLater matches inflate", () => {
     );
   });
 
+  test("outputs around and past one 1 MiB chunk (inflated again into one buffer)", async () => {
+    const MiB = 1024 * 1024;
+    for (const size of [MiB - 100, MiB, MiB + 1, 3 * MiB + 7]) {
+      for (const dictSize of [0, 1000]) {
+        const data = enc.encode(text(size, size + dictSize));
+        const dictionary = dictSize > 0 ? noise(dictSize, 9) : undefined;
+        const deflated = zlibCodec.deflate(data, {
+          windowBits: 15,
+          level: 1,
+          dictionary,
+        });
+        for (const maxOutput of [size - 1, size, 64 * MiB]) {
+          const options = { windowBits: 15, dictionary, maxOutput };
+          const now = syncOutcome(deflated, options);
+          const later = await laterOutcome(deflated, options);
+          assertSame(later, now);
+          if (maxOutput >= size) {
+            assert.ok("output" in later && later.output !== undefined);
+            assert.deepEqual(bytes(later.output), data);
+          }
+        }
+      }
+    }
+  });
+
   test("corrupt data fails both ways, and a bomb stops at maxOutput both ways", async () => {
     const rnd = random(7);
     for (let i = 0; i < 20; i++) {

@@ -6,13 +6,15 @@
 //
 // Scenarios: "bomb", ~65 KB that inflate past the 64 MiB limit (1009, then
 // the attacker reconnects); "big", ~60 KB that inflate to 60 MiB, under the
-// limit, which the server echoes (compressing 60 MiB again). The victim sends
+// limit, which the server echoes (compressing 60 MiB again); "big-ack", the
+// same message answered with a short "ok" (inflating only). The victim sends
 // a ping every 10 ms (open loop, so a stalled server shows in every ping it
 // delays) on a connection without extensions; RTTs of pings sent during the
 // measured window count. Plain node:net clients, frames built once.
 //
 //   node bench/load/bombs.mjs [--runtimes node,deno,bun] [--attackers 1,4]
-//     [--scenarios bomb,big] [--modes async,sync] [--duration 5000] [--json]
+//     [--scenarios bomb,big-ack,big] [--modes async,sync] [--duration 5000]
+//     [--json]
 
 import * as net from "node:net";
 import { join } from "node:path";
@@ -32,7 +34,7 @@ const { values: args } = parseArgs({
   options: {
     runtimes: { type: "string", default: "node,deno,bun" },
     attackers: { type: "string", default: "1,4" },
-    scenarios: { type: "string", default: "bomb,big" },
+    scenarios: { type: "string", default: "bomb,big-ack,big" },
     modes: { type: "string", default: "async,sync" },
     duration: { type: "string", default: "5000" },
     json: { type: "boolean", default: false },
@@ -86,6 +88,7 @@ const FRAMES = {
   bomb: frame(0x2, PAYLOADS.bomb, { compressed: true }),
   big: frame(0x2, PAYLOADS.big, { compressed: true }),
 };
+FRAMES["big-ack"] = FRAMES.big;
 
 /** Opens a raw WebSocket connection; resolves with the socket once upgraded. */
 function open(port, deflate) {
@@ -174,7 +177,7 @@ async function attacker(port, scenario, state) {
         if (opcode === 0x8) {
           state.closes++;
           socket.destroy();
-        } else if (opcode === 0x2 || opcode === 0x0) {
+        } else if (opcode === 0x1 || opcode === 0x2 || opcode === 0x0) {
           state.echoes++;
           if (!state.stop) socket.write(FRAMES[scenario]);
         }
@@ -240,7 +243,11 @@ async function runOne(runtime, scenario, mode, attackers) {
   const command = commands[runtime];
   const child = spawnServer(
     { name: "wskit", ...command },
-    { PORT: "0", ...(mode === "sync" ? { WSKIT_SYNC_INFLATE: "1" } : {}) },
+    {
+      PORT: "0",
+      ...(mode === "sync" ? { WSKIT_SYNC_INFLATE: "1" } : {}),
+      ...(scenario === "big-ack" ? { WSKIT_ACK: "1" } : {}),
+    },
   );
   try {
     const port = await waitForReady(child, `${runtime} server`);
