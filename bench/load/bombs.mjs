@@ -286,6 +286,8 @@ async function runOne(runtime, scenario, mode, attackers) {
       p99: percentile(rtts, 0.99),
       max: rtts[rtts.length - 1] ?? NaN,
       perSecond: handled / (DURATION / 1000),
+      closes: state.closes - base.closes,
+      echoes: state.echoes - base.echoes,
       cpu,
     };
   } finally {
