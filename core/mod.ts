@@ -51,6 +51,8 @@ export {
 } from "./decoder.ts";
 export { encodeFrame, type EncodeOptions, frameHeaderSize } from "./encoder.ts";
 export {
+  type DecodeOutcome,
+  type DeferredDecode,
   type Extension,
   type ExtensionNegotiator,
   type ExtensionParams,
