@@ -245,9 +245,12 @@ export class WebSocket extends EventTarget {
 
   /**
    * Opens a connection to `url` (`ws:`, `wss:`, or `http(s):`), offering
-   * `protocols`. Throws a `SyntaxError` DOMException for a bad URL or
-   * protocol list, as browsers do; connection failures are reported as an
-   * `error` event then a `close` event with code 1006.
+   * `protocols`. A relative `url` resolves against `globalThis.location`
+   * where the runtime has one (a page, Deno with `--location`).
+   * Credentials in the URL are sent as `Authorization: Basic` unless
+   * `options.headers` has its own. Throws a `SyntaxError` DOMException for
+   * a bad URL or protocol list, as browsers do; connection failures are
+   * reported as an `error` event then a `close` event with code 1006.
    */
   constructor(
     url: string | URL,
@@ -517,11 +520,14 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * Sends a message: a string as text, bytes or a `Blob` as binary. Throws
+   * Sends a message: a string as text, bytes or a `Blob` as binary; any
+   * other value is sent as its string (`null` as `"null"`), as WebIDL
+   * converts it. Throws a `TypeError` when called with no argument, then
    * an `InvalidStateError` DOMException while connecting; once closing,
    * the data is discarded (and counted in `bufferedAmount`, as browsers
-   * do). Returns false when `bufferedAmount` passed the high-water mark: wait
-   * for the `drain` event before sending more.
+   * do). Returns false when the bytes waiting to be written (frames
+   * included) passed the high-water mark: wait for the `drain` event
+   * before sending more.
    */
   send(data: SendData): boolean {
     // Arguments are converted before the state is checked, as WebIDL does:
@@ -558,10 +564,10 @@ export class WebSocket extends EventTarget {
     if (this.#blobChain !== undefined) {
       const size = byteSize(payload);
       this.#waiting += size;
-      const text = payload;
+      const queued = payload;
       this.#blobChain = this.#blobChain.then(() => {
         this.#waiting -= size;
-        this.#sendNow(text);
+        this.#sendNow(queued);
       });
       return this.#below();
     }
