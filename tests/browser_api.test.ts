@@ -49,6 +49,19 @@ async function recordingServer(): Promise<{
   return { server, received, requests };
 }
 
+/** `promise`, or a failure after 10 s (so a wrong answer cannot hang the run). */
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} in 10 s`)), 10000);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function closeAll(ws: WebSocket, server: { close(): Promise<void> }) {
   if (ws.readyState !== WebSocket.CLOSED) {
     const done = closed(ws);
@@ -353,8 +366,8 @@ describe("handshake response version", () => {
       ws.onopen = () => opened = true;
       const error = once<WebSocketErrorEvent>(ws, "error");
       const done = closed(ws);
-      assert.match((await error).message, /HTTP\/1\.0/);
-      const event = await done;
+      assert.match((await within(error, "error event")).message, /HTTP\/1\.0/);
+      const event = await within(done, "close event");
       assert.equal(event.code, 1006);
       assert.equal(event.wasClean, false);
       assert.equal(opened, false);
