@@ -11,6 +11,7 @@
  */
 
 import { toBytes } from "../core/bytes.ts";
+import { frameHeaderSize } from "../core/encoder.ts";
 import {
   Connection,
   type ConnectionEvent,
@@ -29,6 +30,7 @@ import {
   permessageDeflate,
   type PerMessageDeflateOptions,
 } from "../core/permessage_deflate.ts";
+import { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
 import { type GuardActions, SocketGuard, type SocketLimits } from "./guard.ts";
 import type {
   ClientTlsOptions,
@@ -36,6 +38,16 @@ import type {
   Transport,
   TransportHandlers,
 } from "./transport.ts";
+import {
+  defineConstants,
+  makeEnumerable,
+  nameInterface,
+  toClampedUint16,
+  toUSVString,
+} from "./webidl.ts";
+
+export { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
+export type { CloseEventInit, ErrorEventInit } from "./events.ts";
 
 /** Options a browser does not have. */
 export interface WebSocketOptions extends ConnectionOptions {
@@ -104,45 +116,6 @@ export interface SocketSetup {
   onClosed?: (socket: WebSocket) => void;
 }
 
-/** A WebSocket `close` event (also built where the runtime lacks `CloseEvent`). */
-export class WebSocketCloseEvent extends Event {
-  /** The close code (1005 if none was given, 1006 for an abnormal closure). */
-  readonly code: number;
-  /** The close reason. */
-  readonly reason: string;
-  /** Whether the closing handshake completed. */
-  readonly wasClean: boolean;
-
-  /** Creates a close event. */
-  constructor(
-    type: string,
-    init: { code?: number; reason?: string; wasClean?: boolean } = {},
-  ) {
-    super(type);
-    this.code = init.code ?? 0;
-    this.reason = init.reason ?? "";
-    this.wasClean = init.wasClean ?? false;
-  }
-}
-
-/** An `error` event that also says what went wrong. */
-export class WebSocketErrorEvent extends Event {
-  /** Why the connection failed. */
-  readonly message: string;
-  /** The close code the failure caused (1006 when none was sent). */
-  readonly code: number;
-  /** The exception that caused it, if one did (e.g. thrown by `onMessage`). */
-  readonly error: unknown;
-
-  /** Creates an error event. */
-  constructor(message: string, code: number, error?: unknown) {
-    super("error");
-    this.message = message;
-    this.code = code;
-    this.error = error;
-  }
-}
-
 /** How binary messages are delivered. */
 export type BinaryType = "blob" | "arraybuffer" | "uint8array";
 
@@ -204,25 +177,26 @@ let GuardActionsFor: new (ws: WebSocket) => GuardActions;
 
 /** A WebSocket connection with the browser's API; see the module doc. */
 export class WebSocket extends EventTarget {
+  // The constants are defined in the static block below, as WebIDL wants
+  // them: read-only, on the class and on the prototype (not per instance).
   /** The connection is being established. */
-  static readonly CONNECTING = 0;
+  declare static readonly CONNECTING: 0;
   /** The connection is open. */
-  static readonly OPEN = 1;
+  declare static readonly OPEN: 1;
   /** The closing handshake is under way. */
-  static readonly CLOSING = 2;
+  declare static readonly CLOSING: 2;
   /** The connection is closed. */
-  static readonly CLOSED = 3;
+  declare static readonly CLOSED: 3;
   /** The connection is being established. */
-  readonly CONNECTING = 0;
+  declare readonly CONNECTING: 0;
   /** The connection is open. */
-  readonly OPEN = 1;
+  declare readonly OPEN: 1;
   /** The closing handshake is under way. */
-  readonly CLOSING = 2;
+  declare readonly CLOSING: 2;
   /** The connection is closed. */
-  readonly CLOSED = 3;
+  declare readonly CLOSED: 3;
 
-  /** The URL connected to. */
-  readonly url: string;
+  readonly #url: string;
   #binaryType: BinaryType = "blob";
   readonly #onMessage: MessageCallback | undefined;
   /**
@@ -242,7 +216,25 @@ export class WebSocket extends EventTarget {
   #wasOpen = false;
   #timer?: ReturnType<typeof setTimeout>;
   #timerState = -1;
+  /** UTF-8/binary bytes passed to `send()` once closing (never sent). */
   #discarded = 0;
+  /** Bytes passed to `send()` that wait behind a `Blob` being read. */
+  #waiting = 0;
+  /** Bytes of the messages given to the core and not yet handed to the OS. */
+  #unsent = 0;
+  /**
+   * For each such message, oldest first from `#markHead`: the position its
+   * frame ends at in everything this socket has written, and its size.
+   */
+  #marks: number[] | undefined;
+  #markHead = 0;
+  /** Marks (from the first) that a later task may count as sent. */
+  #settleable = 0;
+  #marksAdded = 0;
+  #marksDropped = 0;
+  #checkpoint: (() => void) | undefined;
+  /** Bytes given to the transport so far. */
+  #written = 0;
   #needDrain = false;
   #paused = false;
   #readingPaused = false;
@@ -261,19 +253,27 @@ export class WebSocket extends EventTarget {
 
   /**
    * Opens a connection to `url` (`ws:`, `wss:`, or `http(s):`), offering
-   * `protocols`. Throws a `SyntaxError` DOMException for a bad URL or
-   * protocol list, as browsers do; connection failures are reported as an
-   * `error` event then a `close` event with code 1006.
+   * `protocols`. A relative `url` resolves against `globalThis.location`
+   * where the runtime has one (a page, Deno with `--location`).
+   * Credentials in the URL are sent as `Authorization: Basic` unless
+   * `options.headers` has its own. Throws a `SyntaxError` DOMException for
+   * a bad URL or protocol list, as browsers do; connection failures are
+   * reported as an `error` event then a `close` event with code 1006.
    */
   constructor(
     url: string | URL,
     protocols?: string | string[],
     options: WebSocketOptions = {},
   ) {
+    if (arguments.length === 0) {
+      throw new TypeError(
+        "Failed to construct 'WebSocket': 1 argument required",
+      );
+    }
     super();
     const setup = (options as { [SETUP]?: SocketSetup })[SETUP];
     if (setup !== undefined) {
-      this.url = setup.url;
+      this.#url = setup.url;
       this.#conn = setup.connection;
       this.#wasOpen = true;
       this.#transport = setup.transport;
@@ -283,13 +283,15 @@ export class WebSocket extends EventTarget {
       this.#onMessage = setup.onMessage;
       this.#onClosed = setup.onClosed;
     } else {
+      const target = resolveUrl(url);
+      const offered = toProtocols(protocols);
       const runtime = options.runtime ?? defaultRuntime?.();
       let conn: Connection;
       try {
-        conn = Connection.client(url, {
+        conn = Connection.client(target, {
           ...options,
           suspendable: true, // `#suspend` runs the jobs
-          protocols,
+          protocols: offered,
           handshakeTimeout: options.connectTimeout ??
             options.handshakeTimeout,
           extensionNegotiators: withPerMessageDeflate(
@@ -304,10 +306,7 @@ export class WebSocket extends EventTarget {
         }
         throw error;
       }
-      const target = new URL(typeof url === "string" ? url : url.href);
-      if (target.protocol === "http:") target.protocol = "ws:";
-      if (target.protocol === "https:") target.protocol = "wss:";
-      this.url = target.href;
+      this.#url = target.href;
       this.#conn = conn;
       this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
       this.#pauseReadingAt = Infinity;
@@ -331,6 +330,31 @@ export class WebSocket extends EventTarget {
   }
 
   static {
+    // The WebIDL shape of the interface (HTML's websockets.idl).
+    Object.defineProperty(this, "length", { value: 1 });
+    defineConstants([this, this.prototype], {
+      CONNECTING: 0,
+      OPEN: 1,
+      CLOSING: 2,
+      CLOSED: 3,
+    });
+    makeEnumerable(this.prototype, [
+      "url",
+      "readyState",
+      "bufferedAmount",
+      "onopen",
+      "onerror",
+      "onclose",
+      "extensions",
+      "protocol",
+      "close",
+      "onmessage",
+      "binaryType",
+      "send",
+    ]);
+    // WebIDL counts only required arguments: `close(optional …, optional …)`.
+    Object.defineProperty(this.prototype.close, "length", { value: 0 });
+    nameInterface(this, "WebSocket");
     SocketHandlers = class implements TransportHandlers {
       readonly ws: WebSocket;
       constructor(ws: WebSocket) {
@@ -373,6 +397,11 @@ export class WebSocket extends EventTarget {
     return state;
   }
 
+  /** The URL connected to (resolved, with `http(s):` mapped to `ws(s):`). */
+  get url(): string {
+    return this.#url;
+  }
+
   /** The subprotocol the server selected, or "". */
   get protocol(): string {
     return this.#conn.protocol;
@@ -383,10 +412,57 @@ export class WebSocket extends EventTarget {
     return this.#conn.extensions;
   }
 
-  /** Bytes queued by `send()` and not yet handed to the network. */
+  /**
+   * Bytes of application data (UTF-8 text, binary data) queued by `send()`
+   * and not yet handed to the network, as in browsers: frame headers,
+   * masks and control frames are not counted; data sent while closing is
+   * counted and never leaves. It drops only in a later task than the
+   * `send()`, once the transport has handed the data to the OS.
+   */
   get bufferedAmount(): number {
-    return this.#transport.buffered + this.#conn.outputLength +
-      this.#discarded;
+    this.#settle();
+    return this.#unsent + this.#waiting + this.#discarded;
+  }
+
+  /** Drops the marks (up to `#settleable`) of messages handed to the OS. */
+  #settle(): void {
+    const marks = this.#marks;
+    if (marks === undefined) return;
+    const handed = this.#written - this.#transport.buffered;
+    let head = this.#markHead;
+    while (
+      head < marks.length && this.#marksDropped < this.#settleable &&
+      marks[head] <= handed
+    ) {
+      this.#unsent -= marks[head + 1];
+      this.#marksDropped++;
+      head += 2;
+    }
+    if (head === marks.length) {
+      marks.length = 0;
+      head = 0;
+    } else if (head > 2048 && head * 2 > marks.length) {
+      marks.splice(0, head);
+      head = 0;
+    }
+    this.#markHead = head;
+  }
+
+  /** Counts a message of `size` bytes just given to the core. */
+  #mark(size: number): void {
+    const marks = this.#marks ??= [];
+    marks.push(this.#written + this.#conn.outputLength, size);
+    this.#unsent += size;
+    if (this.#marksAdded++ === this.#settleable) {
+      // The first mark since the last checkpoint: the next one lets all of
+      // this turn's marks count as sent once they are.
+      queueMicrotask(
+        this.#checkpoint ??= () => {
+          this.#settleable = this.#marksAdded;
+          this.#settle();
+        },
+      );
+    }
   }
 
   /** How binary messages arrive: `"blob"` (default), `"arraybuffer"` or `"uint8array"`. */
@@ -395,6 +471,8 @@ export class WebSocket extends EventTarget {
   }
 
   set binaryType(value: BinaryType) {
+    // WebIDL enum: converted with ToString, unknown values ignored.
+    value = String(value) as BinaryType;
     if (value === "blob" || value === "arraybuffer" || value === "uint8array") {
       this.#binaryType = value;
     }
@@ -451,13 +529,37 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * Sends a message: a string as text, bytes or a `Blob` as binary. Throws
+   * Sends a message: a string as text, bytes or a `Blob` as binary; any
+   * other value is sent as its string (`null` as `"null"`), as WebIDL
+   * converts it. Throws a `TypeError` when called with no argument, then
    * an `InvalidStateError` DOMException while connecting; once closing,
    * the data is discarded (and counted in `bufferedAmount`, as browsers
-   * do). Returns false when `bufferedAmount` passed the high-water mark: wait
-   * for the `drain` event before sending more.
+   * do). Returns false when the bytes waiting to be written (frames
+   * included) passed the high-water mark: wait for the `drain` event
+   * before sending more.
    */
   send(data: SendData): boolean {
+    // Arguments are converted before the state is checked, as WebIDL does:
+    // anything not a Blob or bytes is sent as its string (null → "null").
+    if (arguments.length === 0) {
+      throw new TypeError(
+        "Failed to execute 'send' on 'WebSocket': 1 argument required",
+      );
+    }
+    let payload: string | Uint8Array | Blob;
+    if (typeof data === "string") {
+      payload = data; // lone surrogates become U+FFFD when encoded
+    } else if (typeof Blob !== "undefined" && data instanceof Blob) {
+      payload = data;
+    } else if (
+      ArrayBuffer.isView(data) || data instanceof ArrayBuffer ||
+      (typeof SharedArrayBuffer !== "undefined" &&
+        data instanceof SharedArrayBuffer)
+    ) {
+      payload = toBytes(data as ArrayBuffer | ArrayBufferView);
+    } else {
+      payload = toUSVString(data);
+    }
     const state = this.#conn.state;
     if (state === ReadyState.CONNECTING) {
       throw new DOMException(
@@ -465,14 +567,17 @@ export class WebSocket extends EventTarget {
         "InvalidStateError",
       );
     }
-    if (typeof Blob !== "undefined" && data instanceof Blob) {
-      return this.#sendBlob(data);
+    if (typeof payload !== "string" && !(payload instanceof Uint8Array)) {
+      return this.#sendBlob(payload);
     }
-    const payload = typeof data === "string"
-      ? data
-      : toBytes(data as ArrayBuffer | ArrayBufferView);
     if (this.#blobChain !== undefined) {
-      this.#blobChain = this.#blobChain.then(() => this.#sendNow(payload));
+      const size = byteSize(payload);
+      this.#waiting += size;
+      const queued = payload;
+      this.#blobChain = this.#blobChain.then(() => {
+        this.#waiting -= size;
+        this.#sendNow(queued);
+      });
       return this.#below();
     }
     this.#sendNow(payload);
@@ -480,13 +585,25 @@ export class WebSocket extends EventTarget {
   }
 
   #sendNow(payload: string | Uint8Array): void {
-    if (!this.#conn.canSend) {
-      this.#discarded += typeof payload === "string"
-        ? payload.length
-        : payload.length;
+    const conn = this.#conn;
+    if (!conn.canSend) {
+      this.#discarded += byteSize(payload);
       return;
     }
-    this.#conn.send(payload);
+    if (typeof payload !== "string") {
+      conn.send(payload);
+      this.#mark(payload.length);
+    } else if (conn.extensions === "") {
+      // The payload's UTF-8 size from its frame's, with no second pass.
+      const before = conn.outputLength;
+      conn.send(payload);
+      this.#mark(
+        payloadSize(conn.outputLength - before, conn.role === "client"),
+      );
+    } else {
+      conn.send(payload);
+      this.#mark(byteSize(payload));
+    }
     if (this.#guard !== undefined && this.#overfull()) return;
     this.#flushSoon();
   }
@@ -529,8 +646,15 @@ export class WebSocket extends EventTarget {
 
   #sendBlob(blob: Blob): boolean {
     const previous = this.#blobChain ?? Promise.resolve();
+    const size = blob.size;
+    this.#waiting += size;
     const chain = previous.then(async () => {
-      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await blob.arrayBuffer());
+      } finally {
+        this.#waiting -= size;
+      }
       this.#sendNow(bytes);
     }).catch(() => {}).finally(() => {
       if (this.#blobChain === chain) this.#blobChain = undefined;
@@ -558,6 +682,10 @@ export class WebSocket extends EventTarget {
    * (`SyntaxError`). While connecting, the connection fails instead.
    */
   close(code?: number, reason?: string): void {
+    // WebIDL: `[Clamp] unsigned short code`, `USVString reason`, both
+    // converted before either is checked.
+    if (code !== undefined) code = toClampedUint16(code);
+    if (reason !== undefined) reason = toUSVString(reason);
     if (
       code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)
     ) {
@@ -752,6 +880,7 @@ export class WebSocket extends EventTarget {
     const conn = this.#conn;
     const output = conn.takeOutput();
     for (let i = 0; i < output.length; i++) transport.write(output[i]);
+    for (let i = 0; i < output.length; i++) this.#written += output[i].length;
     if (
       this.#needDrain && output.length > 0 &&
       transport.buffered < this.#highWaterMark
@@ -865,4 +994,83 @@ export class WebSocket extends EventTarget {
       ),
     );
   }
+}
+
+/**
+ * The constructor's URL steps (HTML): ToString, parse against the
+ * document's base (`globalThis.location`, where the runtime has one, e.g.
+ * Deno with `--location`), map `http(s):` to `ws(s):`. Throws a
+ * `SyntaxError` DOMException when it does not parse.
+ */
+function resolveUrl(url: unknown): URL {
+  const text = toUSVString(url);
+  let base: string | undefined;
+  try {
+    const href = (globalThis as { location?: { href?: unknown } }).location
+      ?.href;
+    if (typeof href === "string") base = href;
+  } catch {
+    // Deno without --location throws on `location`: no base.
+  }
+  let target: URL;
+  try {
+    target = new URL(text, base);
+  } catch {
+    throw new DOMException(`invalid URL: ${text}`, "SyntaxError");
+  }
+  if (target.protocol === "http:") target.protocol = "ws:";
+  else if (target.protocol === "https:") target.protocol = "wss:";
+  return target;
+}
+
+/**
+ * WebIDL `(DOMString or sequence<DOMString>)`: an iterable object is a
+ * list whose items are converted with ToString; anything else is one
+ * string.
+ */
+function toProtocols(value: unknown): string | string[] | undefined {
+  if (value === undefined) return undefined;
+  if (
+    (typeof value === "object" && value !== null) ||
+    typeof value === "function"
+  ) {
+    const iterable = value as Partial<Iterable<unknown>>;
+    if (typeof iterable[Symbol.iterator] === "function") {
+      return Array.from(iterable as Iterable<unknown>, (item) => String(item));
+    }
+  }
+  return String(value);
+}
+
+/** The payload size of one frame of `frameBytes` bytes. */
+function payloadSize(frameBytes: number, masked: boolean): number {
+  for (const header of masked ? [6, 8, 14] : [2, 4, 10]) {
+    const size = frameBytes - header;
+    if (frameHeaderSize(size, masked) === header) return size;
+  }
+  return frameBytes; // unreachable for one well-formed frame
+}
+
+/** The bytes a message carries: a string's UTF-8 size (lone surrogates as U+FFFD). */
+function byteSize(payload: string | Uint8Array): number {
+  if (typeof payload !== "string") return payload.length;
+  let size = payload.length;
+  for (let i = 0; i < payload.length; i++) {
+    const c = payload.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) {
+      size += 1;
+    } else if (c >= 0xd800 && c <= 0xdbff) {
+      const next = payload.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        size += 2; // a pair: 4 bytes for 2 units
+        i++;
+      } else {
+        size += 2;
+      }
+    } else {
+      size += 2; // 3 bytes (also a lone low surrogate, as U+FFFD)
+    }
+  }
+  return size;
 }

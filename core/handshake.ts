@@ -244,7 +244,9 @@ const CLIENT_RESERVED = new Set([
  * `url` must be absolute with scheme `ws:` or `wss:` (`http:`/`https:` are
  * mapped to them, as browsers do) and no fragment. The target is path + query;
  * `Host` carries the port only when it is not the default (80/443), and IPv6
- * hosts are bracketed. Credentials in the URL (`user:pass@`) are not sent.
+ * hosts are bracketed. Credentials in the URL (`user:pass@`) are sent as
+ * `Authorization: Basic …` (percent-decoded, then base64), as browsers do,
+ * unless `headers` gives an `Authorization` field of its own.
  *
  * @throws {HandshakeError} on a bad URL, invalid or duplicate subprotocols, bad
  *   header names or values (CR/LF injection), an extra header that would replace
@@ -324,6 +326,12 @@ export function buildClientRequest(
     fields.push(["Sec-WebSocket-Extensions", extensions]);
   }
   if (options.origin !== undefined) fields.push(["Origin", options.origin]);
+  if (
+    (parsed.username !== "" || parsed.password !== "") &&
+    !extra.some(([name]) => name.toLowerCase() === "authorization")
+  ) {
+    fields.push(["Authorization", basicCredentials(parsed)]);
+  }
   fields.push(...extra);
 
   return {
@@ -333,6 +341,41 @@ export function buildClientRequest(
     protocols,
     extensions,
   };
+}
+
+/** The `Basic` credentials value for a URL's (percent-encoded) user info. */
+function basicCredentials(url: URL): string {
+  const userInfo = percentDecode(url.username + ":" + url.password);
+  return "Basic " + encodeBase64(userInfo);
+}
+
+/**
+ * Percent-decodes `text` to bytes (URL spec): `%XX` is the byte XX, any
+ * other `%` stays; other characters are UTF-8 encoded.
+ */
+function percentDecode(text: string): Uint8Array {
+  const raw = new TextEncoder().encode(text);
+  const out = new Uint8Array(raw.length);
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const hi = hexValue(raw[i + 1]);
+    const lo = hexValue(raw[i + 2]);
+    if (raw[i] === 0x25 && hi >= 0 && lo >= 0) {
+      out[n++] = hi * 16 + lo;
+      i += 2;
+    } else {
+      out[n++] = raw[i];
+    }
+  }
+  return out.subarray(0, n);
+}
+
+function hexValue(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
 }
 
 /**
@@ -351,6 +394,11 @@ export function validateServerResponse(
     const text = head.statusText ? ` ${head.statusText}` : "";
     throw new HandshakeError(
       `unexpected response status ${head.status}${text} (expected 101)`,
+    );
+  }
+  if (head.version !== "1.1") {
+    throw new HandshakeError(
+      `HTTP/${head.version} response cannot upgrade (need HTTP/1.1)`,
     );
   }
   const upgrade = h.get("upgrade");
