@@ -81,6 +81,15 @@ export interface WebSocketOptions extends ConnectionOptions {
    * {@linkcode MessageCallback}.
    */
   onMessage?: MessageCallback;
+  /**
+   * What a listener that throws (or an async listener that rejects) does to
+   * the connection. By default nothing: the exception is reported as the
+   * `error` property of an `error` event with `code` 0 and the connection
+   * stays open. With `true`, the connection fails with 1011 (internal
+   * error; the exception's text is not sent to the peer), as when
+   * `onMessage` throws.
+   */
+  closeOnHandlerError?: boolean;
 }
 
 /**
@@ -114,6 +123,14 @@ export interface SocketSetup {
   onMessage?: MessageCallback;
   /** Called once when the socket has closed, before its `close` event. */
   onClosed?: (socket: WebSocket) => void;
+  /**
+   * Told about every exception thrown by this socket's listeners or
+   * `onMessage` (e.g. a server's `onError` hook). If it throws itself, that
+   * is written with `console.error`.
+   */
+  onError?: (error: unknown, socket: WebSocket) => void;
+  /** Fail the connection with 1011 when a listener throws (see {@linkcode WebSocketOptions.closeOnHandlerError}). */
+  closeOnHandlerError?: boolean;
 }
 
 /** How binary messages are delivered. */
@@ -128,8 +145,6 @@ type HandlerName = typeof HANDLER_NAMES[number];
 export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
-/** `#cause` once this socket failed the connection itself. */
-const FAILED: unique symbol = Symbol("wskit.failed");
 /** Sent bytes waiting in the core past this are written at once. */
 const FLUSH_NOW = 64 * 1024;
 
@@ -175,7 +190,24 @@ const SETUP: unique symbol = Symbol("wskit.setup");
 let SocketHandlers: new (ws: WebSocket) => TransportHandlers;
 let GuardActionsFor: new (ws: WebSocket) => GuardActions;
 
-/** A WebSocket connection with the browser's API; see the module doc. */
+/**
+ * A WebSocket connection with the browser's API; see the module doc.
+ *
+ * As in a browser, application code cannot break the process through a
+ * socket: a listener (an `on…` handler, a function or `{ handleEvent }`
+ * object given to `addEventListener`) that throws, or returns a promise that
+ * rejects, is reported as an `error` event whose `error` is the exception
+ * and whose `code` is 0; the connection stays open unless
+ * `closeOnHandlerError` asks for a 1011 close. An exception from an `error`
+ * listener is not dispatched again; with no `error` listener (and no
+ * server `onError` hook) the first one of each socket is written with
+ * `console.error`.
+ *
+ * `readyState` changes in event order, as a browser's does: `OPEN` when
+ * `open` is dispatched, `CLOSING` when `close()` is called or when the
+ * peer's close (or the failure) comes up among the events, `CLOSED` just
+ * before the `close` event.
+ */
 export class WebSocket extends EventTarget {
   // The constants are defined in the static block below, as WebIDL wants
   // them: read-only, on the class and on the prototype (not per instance).
@@ -199,11 +231,22 @@ export class WebSocket extends EventTarget {
   readonly #url: string;
   #binaryType: BinaryType = "blob";
   readonly #onMessage: MessageCallback | undefined;
-  /**
-   * The exception behind the `error` event being raised, then
-   * {@linkcode FAILED} once this socket has failed the connection itself.
-   */
-  #cause: unknown;
+  /** Whether this socket failed the connection itself (deliver no more). */
+  #failed = false;
+  /** The exception behind the failure this socket caused, if one did. */
+  #failCause: unknown;
+  /** The state applications see; it changes in event order. */
+  #state: number = ReadyState.CONNECTING;
+  readonly #closeOnHandlerError: boolean;
+  readonly #onError: ((error: unknown, socket: WebSocket) => void) | undefined;
+  /** Guarded wrappers of the listeners, per capture flag and type. */
+  #wrappers:
+    | Map<string, Map<EventListenerOrEventListenerObject, EventListener>>
+    | undefined;
+  /** Whether an `error` listener ran in the dispatch in progress. */
+  #errorHeard = false;
+  /** Whether an unheard listener exception was written to the console. */
+  #logged = false;
   readonly #conn: Connection;
   readonly #transport: Transport;
   readonly #highWaterMark: number;
@@ -282,6 +325,9 @@ export class WebSocket extends EventTarget {
       this.#guard = this.#makeGuard(setup.limits);
       this.#onMessage = setup.onMessage;
       this.#onClosed = setup.onClosed;
+      this.#onError = setup.onError;
+      this.#closeOnHandlerError = setup.closeOnHandlerError ?? false;
+      this.#state = ReadyState.OPEN;
     } else {
       const target = resolveUrl(url);
       const offered = toProtocols(protocols);
@@ -312,6 +358,8 @@ export class WebSocket extends EventTarget {
       this.#pauseReadingAt = Infinity;
       this.#guard = this.#makeGuard(options.limits);
       this.#onMessage = options.onMessage;
+      this.#onError = undefined;
+      this.#closeOnHandlerError = options.closeOnHandlerError ?? false;
       const secure = target.protocol === "wss:";
       if (runtime === undefined) {
         throw new TypeError(
@@ -326,7 +374,9 @@ export class WebSocket extends EventTarget {
       });
     }
     this.#transport.handlers = new SocketHandlers(this);
-    this.#flush();
+    // A server socket whose connection already closed (early frames ended in
+    // a close) waits for its events to be dispatched before writing.
+    if (this.#conn.state !== ReadyState.CLOSED) this.#flush();
   }
 
   static {
@@ -382,19 +432,15 @@ export class WebSocket extends EventTarget {
       }
       fail(code: number, reason: string): void {
         const ws = this.ws;
-        if (code === 1001) ws.#handle(ws.#conn.closeWithCode(code, reason));
-        else ws.#handle(ws.#conn.fail(code, reason));
+        if (code === 1001) ws.closeWithCode(code, reason);
+        else ws.fail(code, reason);
       }
     };
   }
 
   /** The state: `CONNECTING`, `OPEN`, `CLOSING` or `CLOSED`. */
   get readyState(): number {
-    const state = this.#conn.state;
-    if (state === ReadyState.CLOSED && !this.#finished) {
-      return ReadyState.CLOSING;
-    }
-    return state;
+    return this.#state;
   }
 
   /** The URL connected to (resolved, with `http(s):` mapped to `ws(s):`). */
@@ -525,7 +571,162 @@ export class WebSocket extends EventTarget {
       return;
     }
     const created = slots[name] = { fn: value };
-    this.addEventListener(name, (event) => created.fn?.call(this, event));
+    super.addEventListener(name, (event: Event): void => {
+      const fn = created.fn;
+      if (fn !== null) this.#invoke(fn, this, event);
+    });
+  }
+
+  /**
+   * Adds a listener as `EventTarget` does (same de-duplication, `once`,
+   * `signal` and `capture`), but guarded: if it throws, or returns a promise
+   * that rejects, the exception is reported (see the class doc) and never
+   * reaches the process. An object's `handleEvent` is looked up when the
+   * event is dispatched, as in the DOM.
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    if (
+      listener === null ||
+      (typeof listener !== "function" && typeof listener !== "object")
+    ) {
+      super.addEventListener(type, listener, options);
+      return;
+    }
+    const key = listenerKey(type, options);
+    const signal = typeof options === "object" ? options.signal : undefined;
+    if (signal?.aborted) return;
+    const wrappers = this.#wrappers ??= new Map();
+    let slot = wrappers.get(key);
+    if (slot === undefined) wrappers.set(key, slot = new Map());
+    let wrapper = slot.get(listener);
+    if (wrapper === undefined) {
+      const once = typeof options === "object" && options.once === true;
+      const made = wrapper = (event: Event): void => {
+        if (once) this.#forget(key, listener, made);
+        if (typeof listener === "function") {
+          this.#invoke(listener, this, event);
+        } else {
+          this.#invoke(listener.handleEvent, listener, event);
+        }
+      };
+      slot.set(listener, made);
+    }
+    if (signal !== undefined) {
+      const made = wrapper;
+      signal.addEventListener(
+        "abort",
+        () => this.#forget(key, listener, made),
+        { once: true },
+      );
+    }
+    super.addEventListener(type, wrapper, options);
+  }
+
+  /** Removes a listener added with {@linkcode WebSocket.addEventListener}. */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    const slot = this.#wrappers?.get(listenerKey(type, options));
+    const wrapper = listener === null ? undefined : slot?.get(listener);
+    if (wrapper === undefined) {
+      super.removeEventListener(type, listener, options);
+      return;
+    }
+    slot!.delete(listener!);
+    super.removeEventListener(type, wrapper, options);
+  }
+
+  #forget(
+    key: string,
+    listener: EventListenerOrEventListenerObject,
+    wrapper: EventListener,
+  ): void {
+    const slot = this.#wrappers?.get(key);
+    if (slot?.get(listener) === wrapper) slot.delete(listener);
+  }
+
+  /** Calls a listener; reports what it throws or its promise rejects with. */
+  #invoke(fn: unknown, self: unknown, event: Event): void {
+    const type = event.type;
+    if (type === "error") this.#errorHeard = true;
+    let result: unknown;
+    try {
+      if (typeof fn !== "function") {
+        throw new TypeError(`the "${type}" listener's handleEvent is not a function`);
+      }
+      result = fn.call(self, event);
+    } catch (error) {
+      this.#threw(`a "${type}" listener`, error, this.#closeOnHandlerError);
+      return;
+    }
+    this.#watch(result, `a "${type}" listener`, this.#closeOnHandlerError);
+  }
+
+  /** If `result` is a thenable, reports its rejection. */
+  #watch(result: unknown, what: string, fail: boolean): void {
+    if (
+      result === null ||
+      (typeof result !== "object" && typeof result !== "function")
+    ) return;
+    try {
+      const then = (result as PromiseLike<unknown>).then;
+      if (typeof then !== "function") return;
+      then.call(result, undefined, (error: unknown) => {
+        this.#threw(what, error, fail);
+      });
+    } catch (error) {
+      this.#threw(what, error, fail);
+    }
+  }
+
+  /**
+   * Application code (`what`) threw `error`: tells the `onError` hook, then
+   * fails the connection with 1011 (`fail`, while it can) or dispatches an
+   * `error` event with code 0. An `error` listener's exception is not
+   * dispatched again, so nothing loops.
+   */
+  #threw(what: string, error: unknown, fail: boolean): void {
+    const hook = this.#onError;
+    if (hook !== undefined) {
+      try {
+        hook(error, this);
+      } catch (hookError) {
+        this.#log(hookError);
+      }
+    }
+    if (what === `a "error" listener`) {
+      if (hook === undefined) this.#log(error);
+      return;
+    }
+    const state = this.#conn.state;
+    if (
+      fail && !this.#failed &&
+      (state === ReadyState.OPEN || state === ReadyState.CLOSING)
+    ) {
+      this.#failed = true;
+      this.#failCause = error;
+      this.#handle(this.#conn.fail(1011, "internal error"));
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.#errorHeard = false;
+    this.dispatchEvent(
+      new WebSocketErrorEvent(`${what} threw: ${message}`, 0, error),
+    );
+    if (!this.#errorHeard && hook === undefined) this.#log(error);
+  }
+
+  /** Writes an exception nobody handled, once per socket. */
+  #log(error: unknown): void {
+    if (this.#logged) return;
+    this.#logged = true;
+    console.error("wskit: unhandled exception in WebSocket code:", error);
   }
 
   /**
@@ -560,8 +761,7 @@ export class WebSocket extends EventTarget {
     } else {
       payload = toUSVString(data);
     }
-    const state = this.#conn.state;
-    if (state === ReadyState.CONNECTING) {
+    if (this.#state === ReadyState.CONNECTING) {
       throw new DOMException(
         "WebSocket is still connecting",
         "InvalidStateError",
@@ -586,7 +786,7 @@ export class WebSocket extends EventTarget {
 
   #sendNow(payload: string | Uint8Array): void {
     const conn = this.#conn;
-    if (!conn.canSend) {
+    if (this.#state >= ReadyState.CLOSING || !conn.canSend) {
       this.#discarded += byteSize(payload);
       return;
     }
@@ -679,7 +879,9 @@ export class WebSocket extends EventTarget {
   /**
    * Starts the closing handshake. `code` must be 1000 or 3000–4999
    * (`InvalidAccessError` otherwise) and `reason` at most 123 UTF-8 bytes
-   * (`SyntaxError`). While connecting, the connection fails instead.
+   * (`SyntaxError`). `readyState` is `CLOSING` when it returns. While
+   * connecting, the connection is dropped instead: `error` then `close`
+   * (1006) follow from a later task.
    */
   close(code?: number, reason?: string): void {
     // WebIDL: `[Clamp] unsigned short code`, `USVString reason`, both
@@ -697,7 +899,18 @@ export class WebSocket extends EventTarget {
     if (reason !== undefined && new TextEncoder().encode(reason).length > 123) {
       throw new DOMException("close reason is over 123 bytes", "SyntaxError");
     }
+    if (this.#state === ReadyState.CONNECTING) {
+      this.#state = ReadyState.CLOSING;
+      const events = this.#conn.close(code, reason);
+      this.#disarm();
+      // Set before `destroy()`: a transport may report its close at once.
+      (this.#later ??= []).push(() => this.#handle(events));
+      setTimeout(() => this.#runLater(), 0);
+      this.#transport.destroy();
+      return;
+    }
     this.#handle(this.#conn.close(code, reason));
+    if (this.#state === ReadyState.OPEN) this.#state = ReadyState.CLOSING;
   }
 
   /**
@@ -706,11 +919,13 @@ export class WebSocket extends EventTarget {
    */
   closeWithCode(code: number, reason?: string): void {
     this.#handle(this.#conn.closeWithCode(code, reason));
+    if (this.#state === ReadyState.OPEN) this.#state = ReadyState.CLOSING;
   }
 
   /** Fails the connection now with `code` (no waiting for the peer). */
   fail(code: number, message: string): void {
     this.#handle(this.#conn.fail(code, message));
+    if (this.#state === ReadyState.OPEN) this.#state = ReadyState.CLOSING;
   }
 
   /**
@@ -746,7 +961,7 @@ export class WebSocket extends EventTarget {
     if (this.#later !== undefined) {
       // Events after `open` wait for the deferred batch; keep their order.
       if (events.length > 0) this.#later.push(() => this.#handle(events));
-      this.#flush();
+      this.#flush(); // does nothing if the deferred batch may end in a close
       return;
     }
     this.#handling++;
@@ -768,9 +983,7 @@ export class WebSocket extends EventTarget {
         const rest = events.slice(i + 1);
         this.#later = [() => this.#handle(rest)];
         setTimeout(() => this.#runLater(), 0);
-        this.#wasOpen = true;
-        this.#flush();
-        this.dispatchEvent(new Event("open"));
+        this.#opened();
         break;
       }
       switch (event.type) {
@@ -778,9 +991,7 @@ export class WebSocket extends EventTarget {
           this.#dispatchMessage(event.data);
           break;
         case "open":
-          this.#wasOpen = true;
-          this.#flush();
-          this.dispatchEvent(new Event("open"));
+          this.#opened();
           break;
         case "ping":
         case "pong":
@@ -789,14 +1000,15 @@ export class WebSocket extends EventTarget {
           );
           break;
         case "error":
-          {
-            const cause = this.#cause === FAILED ? undefined : this.#cause;
-            this.dispatchEvent(
-              new WebSocketErrorEvent(event.message, event.code, cause),
-            );
-          }
+          if (this.#state < ReadyState.CLOSING) this.#state = ReadyState.CLOSING;
+          this.dispatchEvent(
+            new WebSocketErrorEvent(event.message, event.code, this.#failCause),
+          );
           break;
         case "close":
+          // The peer's close (or the failure) has its turn: what was sent
+          // from the handlers of the events before it still went out.
+          if (this.#state < ReadyState.CLOSING) this.#state = ReadyState.CLOSING;
           this.#closeEvent = event;
           break;
         case "suspend":
@@ -835,29 +1047,36 @@ export class WebSocket extends EventTarget {
     }
   }
 
+  #opened(): void {
+    this.#wasOpen = true;
+    if (this.#state === ReadyState.CONNECTING) this.#state = ReadyState.OPEN;
+    this.dispatchEvent(new Event("open"));
+  }
+
   #dispatchMessage(data: string | Uint8Array): void {
     // Failed here (a limit, or `onMessage` threw): deliver nothing more.
-    if (this.#cause === FAILED) return;
+    if (this.#failed) return;
     const guard = this.#guard;
     if (guard !== undefined) {
       const over = guard.message(
         typeof data === "string" ? data.length : data.length,
       );
       if (over !== undefined) {
+        this.#failed = true;
         this.#handle(this.#conn.fail(1008, over));
-        this.#cause = FAILED;
         return;
       }
     }
     const onMessage = this.#onMessage;
     if (onMessage !== undefined) {
+      let result: unknown;
       try {
-        onMessage(this, data);
+        result = onMessage(this, data);
       } catch (error) {
-        this.#cause = error;
-        this.#handle(this.#conn.fail(1011, "internal error"));
-        this.#cause = FAILED;
+        this.#threw("the onMessage callback", error, true);
+        return;
       }
+      this.#watch(result, "the onMessage callback", true);
       return;
     }
     let payload: unknown = data;
@@ -878,6 +1097,15 @@ export class WebSocket extends EventTarget {
   #flush(): void {
     const transport = this.#transport;
     const conn = this.#conn;
+    if (
+      conn.state === ReadyState.CLOSED && !this.#finished &&
+      (this.#handling > 0 || this.#later !== undefined)
+    ) {
+      // The batch being dispatched ends in the peer's close or a failure:
+      // our close frame waits in the core until every event of the batch
+      // has been dispatched, so the replies made meanwhile go out first.
+      return;
+    }
     const output = conn.takeOutput();
     for (let i = 0; i < output.length; i++) transport.write(output[i]);
     for (let i = 0; i < output.length; i++) this.#written += output[i].length;
@@ -979,6 +1207,7 @@ export class WebSocket extends EventTarget {
     }
     this.#handle(events);
     this.#finished = true;
+    this.#state = ReadyState.CLOSED;
     this.#guard?.stop();
     this.#disarm();
     // As in browsers, a connection that did not close cleanly reports 1006;
@@ -1073,4 +1302,15 @@ function byteSize(payload: string | Uint8Array): number {
     }
   }
   return size;
+}
+
+/** Where a listener's wrapper is kept: by capture flag and event type. */
+function listenerKey(
+  type: string,
+  options: boolean | EventListenerOptions | undefined,
+): string {
+  const capture = typeof options === "boolean"
+    ? options
+    : options?.capture === true;
+  return (capture ? "c:" : "b:") + type;
 }

@@ -256,8 +256,13 @@ export class Connection implements FrameSink {
   #negotiators: readonly ExtensionNegotiator[] = NO_NEGOTIATORS;
   readonly #output = new OutputQueue();
   #closeSent = false;
-  /** The peer's close payload, to echo when the output is next taken. */
-  #echo: Uint8Array | undefined;
+  /**
+   * The payload of the close frame to write when the output is next taken:
+   * the echo of the peer's close, or the close a protocol violation fails
+   * with. Deferred so that replies the application queues while handling
+   * what arrived before it still go out first.
+   */
+  #pendingClose: Uint8Array | undefined;
   #wantsTransportClose = false;
   // the frame being decoded
   #frameOpcode = 0;
@@ -398,12 +403,16 @@ export class Connection implements FrameSink {
    * the output once after a burst of `send()`s gives one chunk to write.
    */
   takeOutput(): readonly Uint8Array[] {
-    if (this.#echo !== undefined) {
-      this.#closeSent = true;
-      this.#write(Opcode.Close, this.#echo);
-      this.#echo = undefined;
-    }
+    this.#writePendingClose();
     return this.#output.take();
+  }
+
+  /** Moves the deferred close frame (if any) into the output queue. */
+  #writePendingClose(): void {
+    const payload = this.#pendingClose;
+    if (payload === undefined) return;
+    this.#pendingClose = undefined;
+    this.#write(Opcode.Close, payload);
   }
 
   /** Bytes queued for writing that `takeOutput()` has not yet returned. */
@@ -798,7 +807,10 @@ export class Connection implements FrameSink {
     // Echo the peer's close (same code and reason, or no payload) when the
     // output is next taken, so replies to messages that arrived before it
     // in the same chunk still go out first (RFC 6455 §5.5.1 allows this).
-    if (!this.#closeSent) this.#echo = payload;
+    if (!this.#closeSent) {
+      this.#closeSent = true;
+      this.#pendingClose = payload;
+    }
     this.#closed(code, reason, true);
   }
 
@@ -831,10 +843,13 @@ export class Connection implements FrameSink {
 
   /**
    * Whether data may still be sent: while `OPEN`, and after the peer's close
-   * until our echo of it is taken with the output.
+   * or a protocol violation in received data until our close frame (the
+   * echo, or the failure close) is taken with the output. So what the
+   * application sends in reply to messages that arrived before the close
+   * or the violation is written before the close frame.
    */
   get canSend(): boolean {
-    return this.#state === ReadyState.OPEN || this.#echo !== undefined;
+    return this.#state === ReadyState.OPEN || this.#pendingClose !== undefined;
   }
 
   #requireOpen(what: string): void {
@@ -954,9 +969,17 @@ export class Connection implements FrameSink {
    */
   fail(code: number, message: string): readonly ConnectionEvent[] {
     if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
-    return this.#run(() => this.#failNow(code, message));
+    const events = this.#run(() => this.#failNow(code, message));
+    // A local decision: the close frame is queued now, so nothing sent
+    // after this call goes out.
+    this.#writePendingClose();
+    return events;
   }
 
+  /**
+   * Fails the connection with `code`. The close frame is deferred to the
+   * next `takeOutput()` (see `#pendingClose`), like the echo of a close.
+   */
   #failNow(code: number, message: string): void {
     if (this.#state === ReadyState.CLOSED) return;
     if (this.#state === ReadyState.CONNECTING) {
@@ -966,7 +989,7 @@ export class Connection implements FrameSink {
     const reason = truncateUtf8(message, MAX_CONTROL_PAYLOAD - 2);
     if (!this.#closeSent) {
       this.#closeSent = true;
-      this.#write(Opcode.Close, closePayload(code, reason));
+      this.#pendingClose = closePayload(code, reason);
     }
     this.#closed(code, reason, false, { code });
   }
