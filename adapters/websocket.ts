@@ -658,7 +658,9 @@ export class WebSocket extends EventTarget {
     let result: unknown;
     try {
       if (typeof fn !== "function") {
-        throw new TypeError(`the "${type}" listener's handleEvent is not a function`);
+        throw new TypeError(
+          `the "${type}" listener's handleEvent is not a function`,
+        );
       }
       result = fn.call(self, event);
     } catch (error) {
@@ -1000,7 +1002,9 @@ export class WebSocket extends EventTarget {
           );
           break;
         case "error":
-          if (this.#state < ReadyState.CLOSING) this.#state = ReadyState.CLOSING;
+          if (this.#state < ReadyState.CLOSING) {
+            this.#state = ReadyState.CLOSING;
+          }
           this.dispatchEvent(
             new WebSocketErrorEvent(event.message, event.code, this.#failCause),
           );
@@ -1008,7 +1012,9 @@ export class WebSocket extends EventTarget {
         case "close":
           // The peer's close (or the failure) has its turn: what was sent
           // from the handlers of the events before it still went out.
-          if (this.#state < ReadyState.CLOSING) this.#state = ReadyState.CLOSING;
+          if (this.#state < ReadyState.CLOSING) {
+            this.#state = ReadyState.CLOSING;
+          }
           this.#closeEvent = event;
           break;
         case "suspend":
