@@ -34,8 +34,16 @@ export interface SocketLimits {
 export interface RateLimit {
   /** Most messages per window. */
   messages?: number;
-  /** Most payload bytes per window. */
+  /**
+   * Most payload bytes per window, counting messages and the payloads of
+   * pings and pongs from the peer.
+   */
   bytes?: number;
+  /**
+   * Most pings from the peer per window; over it: 1008. Off unless set (no
+   * server default: every ping still counts toward `bytes`).
+   */
+  pings?: number;
   /** The window in milliseconds (default 1000). */
   windowMs?: number;
 }
@@ -56,6 +64,7 @@ export class SocketGuard {
   #windowStart = 0;
   #messages = 0;
   #bytes = 0;
+  #pings = 0;
   #pausedSince = -1;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -111,12 +120,7 @@ export class SocketGuard {
   message(size: number): string | undefined {
     const rate = this.#limits.rateLimit;
     if (rate === undefined) return undefined;
-    const now = Date.now();
-    if (now - this.#windowStart >= (rate.windowMs ?? 1000)) {
-      this.#windowStart = now;
-      this.#messages = 0;
-      this.#bytes = 0;
-    }
+    this.#window(rate);
     this.#messages++;
     this.#bytes += size;
     if (rate.messages !== undefined && this.#messages > rate.messages) {
@@ -126,6 +130,36 @@ export class SocketGuard {
       return "byte rate limit exceeded";
     }
     return undefined;
+  }
+
+  /**
+   * A ping (`ping` true) or pong with a payload of `size` bytes arrived;
+   * returns a reason if over the ping or byte rate.
+   */
+  control(size: number, ping: boolean): string | undefined {
+    const rate = this.#limits.rateLimit;
+    if (rate === undefined) return undefined;
+    this.#window(rate);
+    this.#bytes += size;
+    if (ping) this.#pings++;
+    if (rate.pings !== undefined && this.#pings > rate.pings) {
+      return "ping rate limit exceeded";
+    }
+    if (rate.bytes !== undefined && this.#bytes > rate.bytes) {
+      return "byte rate limit exceeded";
+    }
+    return undefined;
+  }
+
+  /** Starts a new rate window if the current one is over. */
+  #window(rate: RateLimit): void {
+    const now = Date.now();
+    if (now - this.#windowStart >= (rate.windowMs ?? 1000)) {
+      this.#windowStart = now;
+      this.#messages = 0;
+      this.#bytes = 0;
+      this.#pings = 0;
+    }
   }
 
   /** Checks the send queue; returns a reason if it is over the cap. */

@@ -997,6 +997,18 @@ export class WebSocket extends EventTarget {
           break;
         case "ping":
         case "pong":
+          if (this.#cause === FAILED) break;
+          if (this.#guard !== undefined) {
+            const over = this.#guard.control(
+              event.data.length,
+              event.type === "ping",
+            );
+            if (over !== undefined) {
+              this.#handle(this.#conn.fail(1008, over));
+              this.#cause = FAILED;
+              break;
+            }
+          }
           this.dispatchEvent(
             new MessageEvent(event.type, { data: event.data }),
           );

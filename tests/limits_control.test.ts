@@ -1,0 +1,134 @@
+/** Rate limits over loopback for control frames: pings and pongs count. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { clientFrame } from "./helpers.ts";
+import { closed, connect, startEcho, until, urlOf } from "./net_helpers.ts";
+
+/** A raw client after the handshake: its socket and the bytes received since the 101. */
+async function rawClient(
+  port: number,
+): Promise<{ socket: net.Socket; received: () => Buffer }> {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  let buffer = Buffer.alloc(0);
+  let opened = false;
+  await new Promise<void>((resolve) => {
+    socket.on("data", (d) => {
+      buffer = Buffer.concat([buffer, d]);
+      if (!opened) {
+        const end = buffer.indexOf("\r\n\r\n");
+        if (end >= 0) {
+          opened = true;
+          buffer = buffer.subarray(end + 4);
+          resolve();
+        }
+      }
+    });
+    socket.write(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+  });
+  return { socket, received: () => buffer };
+}
+
+/** Counts the server frames with `opcode` in `bytes` (unmasked, short payloads) and the last close code. */
+function frames(bytes: Buffer): { pongs: number; close: number } {
+  let pongs = 0;
+  let close = 0;
+  let i = 0;
+  while (i + 2 <= bytes.length) {
+    const opcode = bytes[i] & 0x0f;
+    let length = bytes[i + 1] & 0x7f;
+    let at = i + 2;
+    if (length === 126) {
+      length = bytes.readUInt16BE(at);
+      at += 2;
+    }
+    if (opcode === 0xa) pongs++;
+    if (opcode === 0x8 && length >= 2) close = bytes.readUInt16BE(at);
+    i = at + length;
+  }
+  return { pongs, close };
+}
+
+test("limits_control: 1000 pings under a ping limit close with 1008, with far fewer pongs", async () => {
+  const server = await startEcho({
+    limits: { rateLimit: { messages: 10, pings: 50, windowMs: 60_000 } },
+  });
+  try {
+    const raw = await rawClient(server.port);
+    const ping = clientFrame(9, new Uint8Array(125));
+    // Ten batches of 100 pings, each sent once the previous one is answered
+    // (or the connection is gone).
+    for (let batch = 0; batch < 10 && !raw.socket.destroyed; batch++) {
+      const before = raw.received().length;
+      raw.socket.write(Buffer.concat(Array.from({ length: 100 }, () => ping)));
+      await until(
+        () => raw.received().length > before || raw.socket.readableEnded,
+        "an answer",
+      );
+      if (frames(raw.received()).close !== 0) break;
+    }
+    await until(() => frames(raw.received()).close !== 0, "a close frame");
+    const seen = frames(raw.received());
+    assert.equal(seen.close, 1008);
+    assert.ok(seen.pongs < 300, `far fewer than 1000 pongs (${seen.pongs})`);
+    raw.socket.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+test("limits_control: ping payloads count toward the byte rate", async () => {
+  const server = await startEcho({
+    limits: { rateLimit: { bytes: 1000, windowMs: 60_000 } },
+  });
+  try {
+    const raw = await rawClient(server.port);
+    const ping = clientFrame(9, new Uint8Array(125));
+    raw.socket.write(Buffer.concat(Array.from({ length: 10 }, () => ping)));
+    await until(() => frames(raw.received()).close !== 0, "a close frame");
+    assert.equal(frames(raw.received()).close, 1008);
+    raw.socket.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+test("limits_control: pongs from the peer count toward the byte rate", async () => {
+  const server = await startEcho({
+    limits: { rateLimit: { bytes: 1000, windowMs: 60_000 } },
+  });
+  try {
+    const raw = await rawClient(server.port);
+    const pong = clientFrame(10, new Uint8Array(125));
+    raw.socket.write(Buffer.concat(Array.from({ length: 10 }, () => pong)));
+    await until(() => frames(raw.received()).close !== 0, "a close frame");
+    assert.equal(frames(raw.received()).close, 1008);
+    raw.socket.destroy();
+  } finally {
+    await server.close();
+  }
+});
+
+test("limits_control: pings under the limits are answered and the connection stays open", async () => {
+  const server = await startEcho({
+    limits: { rateLimit: { pings: 50, bytes: 100_000, windowMs: 60_000 } },
+  });
+  try {
+    const ws = await connect(urlOf(server));
+    const done = closed(ws);
+    const raw = await rawClient(server.port);
+    const ping = clientFrame(9, new Uint8Array(10));
+    raw.socket.write(Buffer.concat(Array.from({ length: 20 }, () => ping)));
+    await until(() => frames(raw.received()).pongs === 20, "20 pongs");
+    assert.equal(frames(raw.received()).close, 0);
+    raw.socket.destroy();
+    ws.close();
+    await done;
+  } finally {
+    await server.close();
+  }
+});
