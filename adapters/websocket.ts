@@ -997,15 +997,15 @@ export class WebSocket extends EventTarget {
           break;
         case "ping":
         case "pong":
-          if (this.#cause === FAILED) break;
+          if (this.#failed) break;
           if (this.#guard !== undefined) {
             const over = this.#guard.control(
               event.data.length,
               event.type === "ping",
             );
             if (over !== undefined) {
+              this.#failed = true;
               this.#handle(this.#conn.fail(1008, over));
-              this.#cause = FAILED;
               break;
             }
           }
