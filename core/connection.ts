@@ -201,6 +201,11 @@ export interface SendOptions {
   text?: boolean;
 }
 
+/**
+ * Pings answered one pong each between two `takeOutput()` calls; past it
+ * only the latest ping is answered (see `#pongLength` in `Connection`).
+ */
+const PONGS_IN_ORDER = 32;
 const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
 /**
  * Where `#events` points between calls, so an idle connection does not keep
@@ -263,6 +268,20 @@ export class Connection implements FrameSink {
    * what arrived before it still go out first.
    */
   #pendingClose: Uint8Array | undefined;
+  /** Pongs answering pings queued since the output was last taken. */
+  #pongsQueued = 0;
+  /**
+   * Past `PONGS_IN_ORDER` pongs since the output was last taken: the
+   * payload length of the pong to write before anything else is queued
+   * (-1: none), its payload in `#pongPayload`. The pong of a later ping
+   * replaces it while nothing has been written after it (RFC 6455 §5.5.3:
+   * a pong for the most recent ping is enough), so a peer that floods pings
+   * and does not read gets at most `PONGS_IN_ORDER + 1` pongs queued per
+   * `takeOutput()`, not one per ping.
+   */
+  #pongLength = -1;
+  /** Room for a held pong's payload (made at the first non-empty one). */
+  #pongPayload: Uint8Array = EMPTY_BYTES;
   #wantsTransportClose = false;
   // the frame being decoded
   #frameOpcode = 0;
@@ -403,8 +422,36 @@ export class Connection implements FrameSink {
    * the output once after a burst of `send()`s gives one chunk to write.
    */
   takeOutput(): readonly Uint8Array[] {
+    this.#writePendingPong();
+    this.#pongsQueued = 0;
     this.#writePendingClose();
     return this.#output.take();
+  }
+
+  /** Holds a pong for a ping's `payload`, replacing one still held. */
+  #holdPong(payload: Uint8Array): void {
+    const length = payload.length;
+    if (length > 0) {
+      if (this.#pongPayload.length === 0) {
+        this.#pongPayload = new Uint8Array(MAX_CONTROL_PAYLOAD);
+      }
+      this.#pongPayload.set(payload);
+    }
+    this.#pongLength = length;
+  }
+
+  /** Moves the held pong (if any) into the output queue. */
+  #writePendingPong(): void {
+    const length = this.#pongLength;
+    if (length < 0) return;
+    this.#pongLength = -1;
+    this.#output.frame(
+      Opcode.Pong,
+      length === 0 ? EMPTY_BYTES : this.#pongPayload.subarray(0, length),
+      true,
+      0,
+      this.#mask,
+    );
   }
 
   /** Moves the deferred close frame (if any) into the output queue. */
@@ -415,9 +462,14 @@ export class Connection implements FrameSink {
     this.#write(Opcode.Close, payload);
   }
 
-  /** Bytes queued for writing that `takeOutput()` has not yet returned. */
+  /**
+   * Bytes queued for writing that `takeOutput()` has not yet returned (a
+   * held pong included; a deferred close frame not).
+   */
   get outputLength(): number {
-    return this.#output.byteLength;
+    const pong = this.#pongLength;
+    return this.#output.byteLength +
+      (pong < 0 ? 0 : 2 + (this.#mask ? 4 : 0) + pong);
   }
 
   /**
@@ -713,6 +765,7 @@ export class Connection implements FrameSink {
       opcode,
       length,
       rsv,
+      fin,
     );
   }
 
@@ -778,7 +831,14 @@ export class Connection implements FrameSink {
 
   #onControl(opcode: number, payload: Uint8Array): void {
     if (opcode === Opcode.Ping) {
-      if (!this.#closeSent) this.#write(Opcode.Pong, payload);
+      if (this.#closeSent) {
+        // Too late for a pong.
+      } else if (this.#pongsQueued < PONGS_IN_ORDER) {
+        this.#pongsQueued++;
+        this.#write(Opcode.Pong, payload);
+      } else {
+        this.#holdPong(payload); // see `#pongLength`
+      }
       this.#events.push({ type: "ping", data: payload });
     } else if (opcode === Opcode.Pong) {
       this.#events.push({ type: "pong", data: payload });
@@ -838,6 +898,7 @@ export class Connection implements FrameSink {
   // ---- commands ----
 
   #write(opcode: number, payload: Uint8Array, fin = true, rsv = 0): void {
+    if (this.#pongLength >= 0) this.#writePendingPong(); // keep the order
     this.#output.frame(opcode, payload, fin, rsv, this.#mask);
   }
 
@@ -872,6 +933,7 @@ export class Connection implements FrameSink {
     options?: SendOptions,
   ): void {
     this.#requireOpen("send");
+    if (this.#pongLength >= 0) this.#writePendingPong(); // keep the order
     if (
       typeof data === "string" && this.#active.length === 0 &&
       options?.fragmentSize === undefined &&

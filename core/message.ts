@@ -30,12 +30,24 @@ export const DEFAULT_MESSAGE_LIMITS: MessageLimits = Object.freeze({
 const SMALL_PIECE = 1024;
 const STAGING_SIZE = 16 * 1024;
 /**
- * Once this much of a message has arrived in pieces, and at least a quarter
- * of the length its frames announced (so a peer cannot make us allocate
- * much more than it sent), the rest is copied into one buffer as it
- * arrives: the bytes are still in cache, and no list is joined at the end.
+ * Once the final frame of a message has begun, this much of the message has
+ * arrived, and at least a quarter of its length (so a peer cannot make us
+ * allocate much more than it sent), the pieces are copied into one buffer
+ * of the message's exact size and the rest is copied there as it arrives:
+ * the bytes are still in cache, and no list is joined at the end. Before
+ * the final frame the length is not known, so nothing is copied: a message
+ * refused for its size never holds more than about the limit.
  */
 const GATHER_FROM = 64 * 1024;
+/**
+ * Pieces are views of the chunks they arrived in, each of which stays alive
+ * while a view of it is kept. A chunk is kept only while the chunks kept
+ * (and the copies made) add up to at most 1.25 times the bytes received,
+ * plus this much; past that, a piece is copied, so a peer that surrounds
+ * small fragments with other frames cannot make us hold many times what
+ * its message holds.
+ */
+const KEEP_SLACK = 64 * 1024;
 
 const textDecoder = new TextDecoder();
 const sharedValidator = new Utf8Validator();
@@ -113,6 +125,15 @@ export class MessageAssembler {
   #staged = 0;
   /** Bytes received of the current message (in pieces or gathered). */
   #received = 0;
+  /** Whether the current frame is the message's last (its size is known). */
+  #final = false;
+  /**
+   * Memory `#pieces` and `#staging` hold: whole chunks viewed, copies and
+   * staging buffers.
+   */
+  #held = 0;
+  /** The buffer of the chunk last kept a view of (counted in `#held`). */
+  #lastBuffer: ArrayBufferLike | undefined;
   /** Where the rest of a large message is gathered, once it qualifies. */
   #into: Uint8Array = EMPTY_BYTES;
 
@@ -127,10 +148,24 @@ export class MessageAssembler {
   }
 
   /**
-   * A data frame header arrived: checks fragmentation order and the limits.
-   * Throws `ProtocolError` (1002, or 1009 for size and fragment count).
+   * Bytes of memory the message under way holds: the buffer it is gathered
+   * into, or else the copies it made (staging buffers included) and the
+   * whole of each chunk it keeps a view of. 0 between messages.
    */
-  frame(opcode: number, length: number, rsv = 0): void {
+  get bufferedBytes(): number {
+    if (this.#into.length > 0) return this.#into.length;
+    if (this.#hasFirst && this.#pieces.length === 0 && this.#staged === 0) {
+      return this.#first.buffer.byteLength;
+    }
+    return this.#held;
+  }
+
+  /**
+   * A data frame header arrived (`fin`: the message's last frame): checks
+   * fragmentation order and the limits. Throws `ProtocolError` (1002, or
+   * 1009 for size and fragment count).
+   */
+  frame(opcode: number, length: number, rsv = 0, fin = true): void {
     if (opcode === Opcode.Continuation) {
       if (this.#opcode === 0) {
         throw new ProtocolError(1002, "continuation frame with no message");
@@ -153,12 +188,13 @@ export class MessageAssembler {
     }
     this.#size += length;
     checkLimits(this.#limits, this.#size, ++this.#fragments);
+    this.#final = fin;
   }
 
   /**
    * Adds payload bytes of the current message, `data[start, end)`. Text is
    * validated as it arrives (1007 at the first invalid byte). Keeps a
-   * reference to `data`.
+   * reference to `data` (or copies the bytes, see `bufferedBytes`).
    */
   append(data: Uint8Array, start = 0, end: number = data.length): void {
     if (
@@ -177,41 +213,52 @@ export class MessageAssembler {
     }
     const received = this.#received;
     this.#received = received + (end - start);
-    let into = this.#into;
+    const into = this.#into;
     if (into.length > 0) {
-      if (this.#received > into.length) {
-        // Later fragments made the message longer than announced back
-        // then: grow by doubling (at most twice what has arrived), capped
-        // by the message size limit.
-        const grown = new Uint8Array(
-          Math.min(
-            this.#limits.maxMessageSize,
-            Math.max(2 * into.length, this.#received),
-          ),
-        );
-        grown.set(into.subarray(0, received));
-        into = this.#into = grown;
-      }
+      // Gathering: the final frame is under way, `into` has the exact size.
       into.set(data.subarray(start, end), received);
       return;
     }
     const pieces = this.#pieces;
     if (pieces.length === 0 && this.#staged === 0) {
-      pieces.push(this.#first.subarray(this.#firstStart, this.#firstEnd));
+      pieces.push(this.#keep(this.#first, this.#firstStart, this.#firstEnd));
       this.#first = EMPTY_BYTES;
     }
     if (end - start < SMALL_PIECE) {
       this.#stage(data.subarray(start, end));
     } else {
       this.#flushStaging();
-      pieces.push(data.subarray(start, end));
+      pieces.push(this.#keep(data, start, end));
     }
-    if (this.#received >= GATHER_FROM && this.#received * 4 >= this.#size) {
+    if (
+      this.#final && this.#received >= GATHER_FROM &&
+      this.#received * 4 >= this.#size
+    ) {
       this.#flushStaging();
-      this.#into = concatBytes(pieces, this.#received, this.#size);
+      this.#into = concatBytes(this.#pieces, this.#received, this.#size);
       this.#pieces = [];
       this.#staging = EMPTY_BYTES;
+      this.#held = 0;
+      this.#lastBuffer = undefined;
     }
+  }
+
+  /**
+   * `data[start, end)` to keep: a view of it while the chunks kept stay
+   * within their budget (see `KEEP_SLACK`), else a copy.
+   */
+  #keep(data: Uint8Array, start: number, end: number): Uint8Array {
+    const buffer = data.buffer;
+    if (buffer === this.#lastBuffer) return data.subarray(start, end);
+    const size = buffer.byteLength;
+    const received = this.#received;
+    if (this.#held + size <= received + (received >>> 2) + KEEP_SLACK) {
+      this.#held += size;
+      this.#lastBuffer = buffer;
+      return data.subarray(start, end);
+    }
+    this.#held += end - start;
+    return data.slice(start, end);
   }
 
   /** Copies a small piece into the staging buffer, so tiny pieces cost little. */
@@ -219,6 +266,7 @@ export class MessageAssembler {
     if (this.#staged + data.length > this.#staging.length) {
       this.#flushStaging();
       this.#staging = new Uint8Array(STAGING_SIZE);
+      this.#held += STAGING_SIZE;
     }
     this.#staging.set(data, this.#staged);
     this.#staged += data.length;
@@ -267,6 +315,9 @@ export class MessageAssembler {
     this.#hasFirst = false;
     this.#first = EMPTY_BYTES;
     this.#opcode = 0;
+    this.#final = false;
+    this.#held = 0;
+    this.#lastBuffer = undefined;
     const rsv = this.#rsv;
     if (rsv !== 0) {
       if (decode === undefined) {

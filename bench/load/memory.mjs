@@ -161,7 +161,9 @@ async function flood(socket, chunk, count) {
 }
 
 async function measure(server, scenario) {
-  const env = server.name.startsWith("ws") ? { WS_MAX_PAYLOAD: String(LIMIT) } : {};
+  const env = server.name.startsWith("ws")
+    ? { WS_MAX_PAYLOAD: String(LIMIT) }
+    : {};
   const child = spawnServer(server, env);
   const port = await waitForReady(child, server.name);
   const socket = await open(port);
