@@ -61,12 +61,14 @@ export {
   WebSocket,
   WebSocketCloseEvent as CloseEvent,
   WebSocketErrorEvent,
+  type WebSocketEventMap,
   type WebSocketOptions,
 } from "./adapters/websocket.ts";
 export {
   type AuthResult,
   chooseProtocol,
   type ChooseProtocolOptions,
+  type ErrorContext,
   type PeerInfo,
   type Rejection,
   selectProtocol,

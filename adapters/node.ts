@@ -213,7 +213,9 @@ function toRequestHead(req: IncomingMessage): HttpRequestHead {
 /**
  * Serves WebSockets on an existing `node:http` or `node:https` server, so
  * they share its port with an HTTP application. Upgrade requests whose path
- * does not match `options.path` (when given) are left to other listeners.
+ * does not match `options.path` (when given) are left to other `upgrade`
+ * listeners if `http` has any; else they get 404 (an unanswered upgrade
+ * would hold its socket forever). `maxConnections` and `close()` apply.
  * Returns the server object (its `close()` closes the sockets, not `http`).
  */
 export function attach(
@@ -225,7 +227,12 @@ export function attach(
     "upgrade",
     (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
       const path = (req.url ?? "/").split("?")[0];
-      if (options.path !== undefined && path !== options.path) return;
+      if (
+        options.path !== undefined && path !== options.path &&
+        http.listenerCount("upgrade") > 1
+      ) {
+        return; // another listener may serve it
+      }
       server.handleParsed(
         new NodeTransport(socket as net.Socket),
         toRequestHead(req),

@@ -595,6 +595,12 @@ export function buildAcceptResponse(
 }
 
 const REASONS: ReadonlyMap<number, string> = new Map([
+  [300, "Multiple Choices"],
+  [301, "Moved Permanently"],
+  [302, "Found"],
+  [303, "See Other"],
+  [307, "Temporary Redirect"],
+  [308, "Permanent Redirect"],
   [400, "Bad Request"],
   [401, "Unauthorized"],
   [403, "Forbidden"],
@@ -623,8 +629,11 @@ const REJECT_RESERVED = new Set([
  * (and `Connection: upgrade, close`, since RFC 9110 requires the `upgrade`
  * option beside an `Upgrade` field) unless `headers` gives those fields.
  *
- * @param status An integer 400–599. Unknown codes get the reason phrase `"Error"`.
- * @throws {RangeError} on a status outside 400–599.
+ * @param status An integer 400–599, or a redirect 300–399 when `headers`
+ *   give a `Location` (e.g. to send a browser to a login page). Unknown
+ *   codes get the reason phrase `"Error"` (`"Redirect"` for 3xx).
+ * @throws {RangeError} on a status outside 300–599, or a 3xx without
+ *   `Location`.
  * @throws {HandshakeError} on invalid extra headers, or ones that set
  *   `Content-Length`, `Transfer-Encoding` or `Connection`.
  */
@@ -632,14 +641,19 @@ export function buildRejectResponse(
   status: number,
   options: RejectOptions = {},
 ): Uint8Array {
-  if (!Number.isInteger(status) || status < 400 || status > 599) {
+  if (!Number.isInteger(status) || status < 300 || status > 599) {
     throw new RangeError(
-      `rejection status must be an integer 400-599, got ${status}`,
+      `rejection status must be an integer 400-599 (or 3xx with Location), got ${status}`,
     );
   }
-  const reason = REASONS.get(status) ?? "Error";
   const extra = headerPairs(options.headers, REJECT_RESERVED);
   const given = new Set(extra.map(([name]) => name.toLowerCase()));
+  if (status < 400 && !given.has("location")) {
+    throw new RangeError(
+      `a ${status} redirect needs a Location header`,
+    );
+  }
+  const reason = REASONS.get(status) ?? (status < 400 ? "Redirect" : "Error");
   const body = new TextEncoder().encode(options.body ?? reason);
   const fields: [string, string][] = [];
   if (!given.has("content-type")) {
