@@ -616,6 +616,7 @@ export class WebSocket extends EventTarget {
       | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
+  /** Adds a listener for an event of any other type (see above). */
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -672,6 +673,7 @@ export class WebSocket extends EventTarget {
       | null,
     options?: boolean | EventListenerOptions,
   ): void;
+  /** Removes a listener for an event of any other type. */
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
