@@ -110,4 +110,17 @@ export {
   type PerMessageDeflateConfig,
   type PerMessageDeflateOptions,
 } from "./permessage_deflate.ts";
+export {
+  buildConnectRequest,
+  bypassesProxy,
+  parseProxy,
+  type ProxyConfig,
+  proxyFromEnv,
+} from "./proxy.ts";
+export {
+  SOCKS5_REPLIES,
+  Socks5Client,
+  type Socks5Options,
+  type Socks5Step,
+} from "./socks.ts";
 export { isValidUtf8, Utf8Validator } from "./utf8.ts";
