@@ -113,6 +113,8 @@ export {
 export {
   buildConnectRequest,
   bypassesProxy,
+  ConnectClient,
+  type ConnectStep,
   parseProxy,
   type ProxyConfig,
   proxyFromEnv,

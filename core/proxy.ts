@@ -24,6 +24,7 @@
  */
 
 import { encodeBase64 } from "./base64.ts";
+import { HttpHeadParser, type HttpResponseHead } from "./http.ts";
 import { inPrefix, parseIP } from "./ip.ts";
 
 /** A parsed proxy URL. */
@@ -217,4 +218,104 @@ export function buildConnectRequest(
     head += `Proxy-Authorization: Basic ${token}\r\n`;
   }
   return new TextEncoder().encode(`${head}\r\n`);
+}
+
+/** What a {@linkcode ConnectClient} reports after each `receive`. */
+export type ConnectStep =
+  | {
+    /** The proxy's answer is not complete yet. */
+    state: "pending";
+  }
+  | {
+    /** The proxy answered 2xx: the tunnel is open. */
+    state: "open";
+    /** Bytes after the answer: the target's, in order. */
+    rest: Uint8Array;
+  }
+  | {
+    /** The proxy refused or answered badly; close the transport. */
+    state: "failed";
+    /** Why, for people (with the proxy's status and, for 407, its challenge); never the credentials. */
+    message: string;
+    /** The proxy's HTTP status, when it answered one. */
+    status?: number;
+  };
+
+/**
+ * The client side of an HTTP `CONNECT` tunnel, sans-IO: write
+ * {@linkcode ConnectClient.takeOutput} to the proxy, feed its answer to
+ * {@linkcode ConnectClient.receive} until `open` (any 2xx, RFC 9110 §9.3.6)
+ * or `failed` (407 with the proxy's `Proxy-Authenticate`, any other status,
+ * or a malformed answer).
+ */
+export class ConnectClient {
+  #output: Uint8Array[];
+  #parser: HttpHeadParser<HttpResponseHead> | undefined = HttpHeadParser
+    .response();
+
+  /** Prepares the request; throws as {@linkcode buildConnectRequest} does. */
+  constructor(
+    host: string,
+    port: number,
+    credentials?: { username: string; password: string },
+  ) {
+    this.#output = [buildConnectRequest(host, port, credentials)];
+  }
+
+  /** Bytes to write to the proxy now (then forgotten here). */
+  takeOutput(): Uint8Array[] {
+    const output = this.#output;
+    this.#output = [];
+    return output;
+  }
+
+  /** Takes bytes from the proxy; says where the tunnel stands. */
+  receive(chunk: Uint8Array): ConnectStep {
+    const parser = this.#parser;
+    if (parser === undefined) {
+      return { state: "failed", message: "the CONNECT exchange is over" };
+    }
+    let result;
+    try {
+      result = parser.push(chunk);
+    } catch (error) {
+      this.#parser = undefined;
+      const why = error instanceof Error ? error.message : String(error);
+      return { state: "failed", message: `bad answer from the proxy: ${why}` };
+    }
+    if (!result.done) return { state: "pending" };
+    this.#parser = undefined;
+    // (`version` is "major.minor"; the parser accepts any HTTP/d.d.)
+    const { status, statusText, version, headers } = result.head;
+    if (!version.startsWith("1.")) {
+      return {
+        state: "failed",
+        message: `the proxy answered in HTTP/${version}`,
+        status,
+      };
+    }
+    if (status >= 100 && status <= 199) {
+      // An interim answer (RFC 9110 §15.2): the final one follows.
+      this.#parser = HttpHeadParser.response();
+      return this.receive(result.rest);
+    }
+    if (status >= 200 && status <= 299) {
+      return { state: "open", rest: result.rest };
+    }
+    const answer = `${status}${statusText === "" ? "" : ` ${statusText}`}`;
+    if (status === 407) {
+      const challenge = headers.get("proxy-authenticate");
+      return {
+        state: "failed",
+        message: `the proxy requires authentication (407)` +
+          (challenge === undefined ? "" : `: Proxy-Authenticate: ${challenge}`),
+        status,
+      };
+    }
+    return {
+      state: "failed",
+      message: `the proxy refused the tunnel: ${answer}`,
+      status,
+    };
+  }
 }

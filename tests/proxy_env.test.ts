@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   buildConnectRequest,
   bypassesProxy,
+  ConnectClient,
   parseProxy,
   proxyFromEnv,
 } from "../core/proxy.ts";
@@ -191,6 +192,85 @@ describe("buildConnectRequest", () => {
     assert.throws(() => buildConnectRequest("h", 65536), RangeError);
     for (const bad of ["a b", "a\r\nX: y", "", "a/b", "a@b"]) {
       assert.throws(() => buildConnectRequest(bad, 1), SyntaxError, bad);
+    }
+  });
+});
+
+describe("ConnectClient", () => {
+  const enc = (text: string) => new TextEncoder().encode(text);
+
+  test("2xx opens the tunnel, split anywhere; bytes after the answer are the target's", () => {
+    const answer = enc(
+      "HTTP/1.1 200 Connection established\r\nVia: p\r\n\r\nHTTP/1.1 101",
+    );
+    for (let cut = 1; cut < answer.length; cut++) {
+      const client = new ConnectClient("example.com", 443);
+      assert.equal(client.takeOutput().length, 1);
+      assert.deepEqual(client.takeOutput(), []);
+      const first = client.receive(answer.subarray(0, cut));
+      const step = first.state === "pending"
+        ? client.receive(answer.subarray(cut))
+        : first;
+      assert.equal(step.state, "open", `cut at ${cut}`);
+      if (step.state !== "open") continue;
+      // What the tunnel carries: the rest, then (if the answer was whole
+      // in the first piece) the bytes that were not fed.
+      const later = first.state === "pending"
+        ? ""
+        : new TextDecoder().decode(answer.subarray(cut));
+      assert.equal(new TextDecoder().decode(step.rest) + later, "HTTP/1.1 101");
+    }
+  });
+
+  test("an interim 1xx answer is skipped", () => {
+    const client = new ConnectClient("h", 1);
+    const step = client.receive(
+      enc("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 OK\r\n\r\n"),
+    );
+    assert.equal(step.state, "open");
+  });
+
+  test("407 says so with the proxy's challenge, never the credentials", () => {
+    const client = new ConnectClient("h", 1, {
+      username: "alice",
+      password: "hunter2",
+    });
+    const request = new TextDecoder().decode(client.takeOutput()[0]);
+    assert.match(request, /Proxy-Authorization: Basic /);
+    const step = client.receive(
+      enc(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\n\r\n',
+      ),
+    );
+    assert.equal(step.state, "failed");
+    if (step.state !== "failed") return;
+    assert.equal(step.status, 407);
+    assert.match(step.message, /407.*Basic realm="corp"/);
+    assert.doesNotMatch(step.message, /alice|hunter2/);
+    assert.equal(client.receive(enc("x")).state, "failed", "stays failed");
+  });
+
+  test("other statuses, other versions and garbage fail with what the proxy said", () => {
+    const cases: [string, RegExp, number | undefined][] = [
+      [
+        "HTTP/1.1 403 Forbidden\r\n\r\n",
+        /refused the tunnel: 403 Forbidden/,
+        403,
+      ],
+      [
+        "HTTP/1.0 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
+        /502 Bad Gateway/,
+        502,
+      ],
+      ["HTTP/2.0 200 OK\r\n\r\n", /HTTP\/2\.0/, 200],
+      ["SSH-2.0-OpenSSH\r\n\r\n", /bad answer from the proxy/, undefined],
+    ];
+    for (const [answer, message, status] of cases) {
+      const step = new ConnectClient("h", 1).receive(enc(answer));
+      assert.equal(step.state, "failed", answer);
+      if (step.state !== "failed") continue;
+      assert.match(step.message, message);
+      assert.equal(step.status, status);
     }
   });
 });
