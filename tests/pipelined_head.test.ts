@@ -251,18 +251,24 @@ describe("server socket url and Host: loopback", () => {
     }
   });
 
-  test("socket.url is built from the Host and the target", async () => {
+  test("socket.url is a URL built from the Host and the target", async () => {
     const { server, seen } = await recording();
     try {
-      const host = `127.0.0.1:${server.port}`;
-      const received = await exchange(
-        server.port,
-        [requestHead("/chat?room=1", host)],
-        isHead,
+      const url = (host: string, target: string) =>
+        exchange(server.port, [requestHead(target, host)], isHead);
+      const local = `127.0.0.1:${server.port}`;
+      assert.match(
+        (await url(local, "/chat?room=1")).toString("latin1"),
+        /^HTTP\/1\.1 101 /,
       );
-      assert.match(received.toString("latin1"), /^HTTP\/1\.1 101 /);
-      assert.equal(seen.length, 1);
-      assert.equal(seen[0].url, `ws://${host}/chat?room=1`);
+      // A URL, not a string join: host lower-cased, default port dropped.
+      await url("Example.COM:80", "/chat");
+      await url("[::1]:8080", "/chat");
+      assert.deepEqual(seen.map((s) => s.url), [
+        `ws://${local}/chat?room=1`,
+        "ws://example.com/chat",
+        "ws://[::1]:8080/chat",
+      ]);
     } finally {
       await server.close();
     }
