@@ -517,6 +517,18 @@ function parseTarget(target: string): TargetParts | undefined {
 }
 
 /**
+ * The path (no query) of an origin-form or absolute-form request target,
+ * the same `path` that {@link validateUpgradeRequest} reports: `"/chat"` for
+ * both `/chat?x` and `ws://example.com/chat?x`. For an HTTP server's upgrade
+ * hook that routes by path before the handshake runs.
+ *
+ * @returns The path, or `undefined` for a target the handshake rejects.
+ */
+export function requestTargetPath(target: string): string | undefined {
+  return parseTarget(target)?.path;
+}
+
+/**
  * The URL a validated upgrade request asked for: scheme `wss:` when
  * `secure` (the server runs TLS), else `ws:`; the request's authority
  * (`request.host`); the target's path and query. Built with `URL` from the

@@ -81,6 +81,7 @@ export {
   type HeaderInit,
   parseProtocolList,
   type RejectOptions,
+  requestTargetPath,
   requestUrl,
   type ServerResponseResult,
   type UpgradeRequest,

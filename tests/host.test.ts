@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { HeaderMap, type HttpRequestHead, parseHost } from "../core/http.ts";
 import {
   HandshakeError,
+  requestTargetPath,
   requestUrl,
   type UpgradeRequest,
   validateUpgradeRequest,
@@ -189,6 +190,19 @@ describe("validateUpgradeRequest: absolute-form target", () => {
     rejects400([], "missing Host header", target);
     rejects400(["a", "b"], "duplicate Host header", target);
     rejects400(["evil.example/../admin?"], "invalid Host header", target);
+  });
+});
+
+describe("requestTargetPath", () => {
+  test("the path the handshake checks, for both target forms", () => {
+    assert.equal(requestTargetPath("/chat?x=1"), "/chat");
+    assert.equal(requestTargetPath("http://good.example/chat?x=1"), "/chat");
+    assert.equal(requestTargetPath("ws://good.example:80"), "/");
+    assert.equal(requestTargetPath("ws://good.example?x"), "/");
+    assert.equal(requestTargetPath("*"), undefined);
+    assert.equal(requestTargetPath("good.example:80"), undefined);
+    assert.equal(requestTargetPath("http://user@good.example/chat"), undefined);
+    assert.equal(requestTargetPath("ftp://good.example/chat"), undefined);
   });
 });
 
