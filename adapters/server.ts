@@ -16,7 +16,7 @@ import {
 } from "../core/connection.ts";
 import type { HeaderInit, UpgradeRequest } from "../core/handshake.ts";
 import type { HttpLimits, HttpRequestHead } from "../core/http.ts";
-import { buildRejectResponse } from "../core/handshake.ts";
+import { buildRejectResponse, requestUrl } from "../core/handshake.ts";
 import { DEFAULT_MESSAGE_LIMITS } from "../core/message.ts";
 import type { SocketLimits } from "./guard.ts";
 import type {
@@ -519,7 +519,7 @@ export class WebSocketServer {
     }
     this.#pending.get(transport)?.();
     const socket = createSocket({
-      url: `${options.tls ? "wss" : "ws"}://${request.host}${request.target}`,
+      url: requestUrl(request, options.tls !== undefined).href,
       connection: conn,
       transport,
       highWaterMark: options.highWaterMark,

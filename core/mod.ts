@@ -81,6 +81,8 @@ export {
   type HeaderInit,
   parseProtocolList,
   type RejectOptions,
+  requestTargetPath,
+  requestUrl,
   type ServerResponseResult,
   type UpgradeRequest,
   validateServerResponse,
@@ -90,12 +92,14 @@ export {
 export {
   DEFAULT_HTTP_LIMITS,
   HeaderMap,
+  type HostParts,
   HttpError,
   HttpHeadParser,
   type HttpLimits,
   type HttpParseResult,
   type HttpRequestHead,
   type HttpResponseHead,
+  parseHost,
 } from "./http.ts";
 export { applyMask, maskInto } from "./mask.ts";
 export { DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./message.ts";
