@@ -27,6 +27,7 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
 import type { HttpRequestHead } from "../core/http.ts";
 import { HeaderMap } from "../core/http.ts";
+import { requestTargetPath } from "../core/handshake.ts";
 import {
   type ConnectOptions,
   type Listener,
@@ -226,7 +227,9 @@ export function attach(
   http.on(
     "upgrade",
     (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
-      const path = (req.url ?? "/").split("?")[0];
+      // The handshake's own path (also for an absolute-form target); a
+      // target it rejects goes to the handshake, which answers 400.
+      const path = requestTargetPath(req.url ?? "/") ?? options.path;
       if (
         options.path !== undefined && path !== options.path &&
         http.listenerCount("upgrade") > 1

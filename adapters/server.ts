@@ -386,6 +386,7 @@ export class WebSocketServer {
         handlers.close(error);
       },
     };
+    transport.resume(); // to see the peer's EOF (reads were paused to decide)
     transport.end();
   }
 
@@ -458,6 +459,10 @@ export class WebSocketServer {
     }
     for (const event of events) {
       if (event.type === "request") {
+        // Read nothing more until the hooks have decided: what the peer
+        // pipelines after its request waits in the OS, not in our memory, so
+        // the answer does not depend on how its bytes were split into reads.
+        transport.pause();
         this.#decide(transport, conn, event.request).catch((error) => {
           // Not expected (every hook is guarded); never leave it unhandled.
           this.#report(error, { source: "handshake", request: event.request });
@@ -491,6 +496,7 @@ export class WebSocketServer {
       rejection = await this.#authenticate(transport, request);
       if (conn.state !== ReadyState.CONNECTING) return; // gone meanwhile
     }
+    transport.resume(); // the answer (and then the socket) takes the reads
     if (rejection !== undefined) {
       let events: readonly ConnectionEvent[];
       try {

@@ -186,17 +186,54 @@ describe("pipelined first message: loopback", () => {
     }
   });
 
+  test("with an async authenticate, what arrives while it decides waits: 101 and the echo", async () => {
+    let decided = 0;
+    const server = await startEcho({
+      authenticate: async () => {
+        // Long enough for the rest of the frame to arrive meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        decided++;
+        return true;
+      },
+    });
+    try {
+      const at = HEAD.length + 100; // the head and 100 bytes, then 20 KiB
+      const received = await exchange(
+        server.port,
+        [PIPELINED.subarray(0, at), PIPELINED.subarray(at)],
+        hasEcho,
+      );
+      assertEchoed(received, "after an async decision");
+      assert.equal(decided, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
   test("through attach() on a node:http server (the 'upgrade' head)", async () => {
     const http = createServer((_req, res) => res.end("plain"));
     const wss = attach(http, {
+      path: "/chat",
       onConnection(socket) {
         socket.onmessage = (e) => socket.send(e.data);
       },
     });
+    // Another upgrade listener (for other paths): attach() must still
+    // recognize its own path, also in an absolute-form target.
+    http.on("upgrade", () => {});
     await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
     const port = (http.address() as AddressInfo).port;
     try {
       assertEchoed(await exchange(port, [PIPELINED], hasEcho), "one write");
+      // An absolute-form target is routed by its path too (RFC 9112 §3.2.2).
+      const absolute = concat(
+        requestHead("http://127.0.0.1/chat"),
+        clientFrame(1, PAYLOAD),
+      );
+      assertEchoed(
+        await exchange(port, [absolute], hasEcho),
+        "absolute-form target",
+      );
       const at = HEAD.length + 4 + 8 + 100;
       assertEchoed(
         await exchange(
