@@ -39,6 +39,8 @@
  * @module
  */
 
+import { parseIPv4, parseIPv6 } from "./ip.ts";
+
 /** Size limits for one message head. */
 export interface HttpLimits {
   /** Maximum bytes in the head: start line, field lines and the final CRLF. */
@@ -544,49 +546,12 @@ function isRegName(s: string): boolean {
 
 /** Whether `s` is an RFC 3986 IPv4address (four dec-octets, no leading zeros). */
 function isIPv4(s: string): boolean {
-  const parts = s.split(".");
-  if (parts.length !== 4) return false;
-  for (const part of parts) {
-    if (part.length === 0 || part.length > 3) return false;
-    for (let i = 0; i < part.length; i++) {
-      if (!isDigit(part.charCodeAt(i))) return false;
-    }
-    if ((part.length > 1 && part[0] === "0") || Number(part) > 255) {
-      return false;
-    }
-  }
-  return true;
+  return parseIPv4(s) !== undefined;
 }
 
-/**
- * Whether `s` is an RFC 3986 IPv6address: eight 16-bit hex pieces, the last
- * two of which may be an IPv4address, with at most one `::` standing for
- * one or more zero pieces. (No zone identifier: RFC 3986 has none.)
- */
+/** Whether `s` is an RFC 3986 IPv6address (no zone identifier: RFC 3986 has none). */
 function isIPv6(s: string): boolean {
-  const gap = s.indexOf("::");
-  if (gap !== -1 && s.indexOf("::", gap + 1) !== -1) return false;
-  const pieces = (text: string): string[] => text === "" ? [] : text.split(":");
-  const head = gap === -1 ? pieces(s) : pieces(s.slice(0, gap));
-  const tail = gap === -1 ? [] : pieces(s.slice(gap + 2));
-  const all = head.concat(tail);
-  let count = 0;
-  for (let i = 0; i < all.length; i++) {
-    const piece = all[i];
-    // An IPv4 tail must end the address (so it cannot come right before "::").
-    const last = i === all.length - 1 && (gap === -1 || tail.length > 0);
-    if (last && piece.includes(".")) {
-      if (!isIPv4(piece)) return false;
-      count += 2;
-      continue;
-    }
-    if (piece.length === 0 || piece.length > 4) return false;
-    for (let j = 0; j < piece.length; j++) {
-      if (!isHexCode(piece.charCodeAt(j))) return false;
-    }
-    count++;
-  }
-  return gap === -1 ? count === 8 : count <= 7;
+  return parseIPv6(s) !== undefined;
 }
 
 /**
