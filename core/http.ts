@@ -39,7 +39,7 @@
  * @module
  */
 
-import { parseIPv4, parseIPv6 } from "./ip.ts";
+import { parseIPv6 } from "./ip.ts";
 
 /** Size limits for one message head. */
 export interface HttpLimits {
@@ -542,11 +542,6 @@ function isRegName(s: string): boolean {
     }
   }
   return true;
-}
-
-/** Whether `s` is an RFC 3986 IPv4address (four dec-octets, no leading zeros). */
-function isIPv4(s: string): boolean {
-  return parseIPv4(s) !== undefined;
 }
 
 /** Whether `s` is an RFC 3986 IPv6address (no zone identifier: RFC 3986 has none). */
