@@ -37,7 +37,7 @@ import {
   type TransportHandlers,
 } from "./transport.ts";
 import { zlibCodec } from "./deflate.ts";
-import { type ServeOptions, WebSocketServer } from "./server.ts";
+import { type ServeOptions, WebSocketServer } from "../socket/server.ts";
 
 /**
  * The socket's transport. The socket listeners are shared functions that

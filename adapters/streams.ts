@@ -49,7 +49,7 @@
 
 import { Connection, type ConnectionOptions } from "../core/connection.ts";
 import type { UpgradeRequest } from "../core/handshake.ts";
-import { type ServeOptions, WebSocketServer } from "./server.ts";
+import { type ServeOptions, WebSocketServer } from "../socket/server.ts";
 import {
   NO_HANDLERS,
   type Runtime,
@@ -57,7 +57,11 @@ import {
   type TransportHandlers,
 } from "./transport.ts";
 import { takeBatch } from "./batch.ts";
-import { createSocket, WebSocket, type WebSocketOptions } from "./websocket.ts";
+import {
+  createSocket,
+  WebSocket,
+  type WebSocketOptions,
+} from "../socket/websocket.ts";
 
 // The streams API and the socket class, so that this module is a complete
 // browser entry point.
@@ -69,7 +73,7 @@ export {
   type WebSocketStreamCloseInfo,
   type WebSocketStreamOpenInfo,
   type WebSocketStreamOptions,
-} from "./websocket_stream.ts";
+} from "../socket/websocket_stream.ts";
 export {
   type BinaryType,
   type SendData,
@@ -77,9 +81,9 @@ export {
   WebSocketCloseEvent,
   WebSocketErrorEvent,
   type WebSocketOptions,
-} from "./websocket.ts";
+} from "../socket/websocket.ts";
 export type { Transport, TransportHandlers } from "./transport.ts";
-export type { ServeOptions } from "./server.ts";
+export type { ServeOptions } from "../socket/server.ts";
 export type { ConnectionOptions } from "../core/connection.ts";
 
 /** A bidirectional byte stream, as two WHATWG streams. */

@@ -22,7 +22,7 @@ import {
   connectStream,
   memoryPipe,
 } from "../adapters/streams.ts";
-import { WebSocketStream } from "../adapters/websocket_stream.ts";
+import { WebSocketStream } from "../socket/websocket_stream.ts";
 
 const [clientEnd, serverEnd] = memoryPipe();
 

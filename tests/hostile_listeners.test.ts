@@ -8,10 +8,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "../mod.ts";
-import {
-  createSocket,
-  type WebSocketErrorEvent,
-} from "../adapters/websocket.ts";
+import { createSocket, type WebSocketErrorEvent } from "../socket/websocket.ts";
 import {
   memoryPipe,
   openStream,

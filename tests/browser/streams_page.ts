@@ -10,7 +10,7 @@ import {
   memoryPipe,
   openStream,
 } from "../../adapters/streams.ts";
-import { WebSocketStream } from "../../adapters/websocket_stream.ts";
+import { WebSocketStream } from "../../socket/websocket_stream.ts";
 import { closeCodeName } from "../../core/close.ts";
 
 /** What the page reports back to the test. */
