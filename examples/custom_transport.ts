@@ -17,11 +17,7 @@
  * @module
  */
 
-import {
-  acceptStream,
-  connectStream,
-  memoryPipe,
-} from "../adapters/streams.ts";
+import { acceptStream, connectStream, memoryPipe } from "../streams.ts";
 import { WebSocketStream } from "../socket/websocket_stream.ts";
 
 const [clientEnd, serverEnd] = memoryPipe();

@@ -9,11 +9,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "../mod.ts";
 import { createSocket, type WebSocketErrorEvent } from "../socket/websocket.ts";
-import {
-  memoryPipe,
-  openStream,
-  streamTransport,
-} from "../adapters/streams.ts";
+import { memoryPipe, openStream, streamTransport } from "../streams.ts";
 import { Connection } from "../core/connection.ts";
 import {
   closed,

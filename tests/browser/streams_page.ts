@@ -9,7 +9,7 @@ import {
   connectStream,
   memoryPipe,
   openStream,
-} from "../../adapters/streams.ts";
+} from "../../streams.ts";
 import { WebSocketStream } from "../../socket/websocket_stream.ts";
 import { closeCodeName } from "../../core/close.ts";
 
