@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import type { ErrorContext, ServeOptions } from "../adapters/server.ts";
+import type { ErrorContext, ServeOptions } from "../socket/server.ts";
 import type { WebSocketServer } from "../mod.ts";
 import { closed, connect, inbox, startEcho, until } from "./net_helpers.ts";
 

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocket } from "../mod.ts";
-import type { WebSocketErrorEvent } from "../adapters/websocket.ts";
+import type { WebSocketErrorEvent } from "../socket/websocket.ts";
 import { clientFrame } from "./helpers.ts";
 import {
   closed,

@@ -10,7 +10,7 @@ import {
 import type {
   WebSocketCloseEvent,
   WebSocketOptions,
-} from "../adapters/websocket.ts";
+} from "../socket/websocket.ts";
 
 /** Starts a server on 127.0.0.1, port 0. */
 export function startServer(

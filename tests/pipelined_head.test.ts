@@ -10,7 +10,7 @@ import * as net from "node:net";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Connection, type ConnectionEvent } from "../core/connection.ts";
-import { attach } from "../adapters/node.ts";
+import { attach } from "../node.ts";
 import type { WebSocket } from "../mod.ts";
 import type { UpgradeRequest } from "../core/handshake.ts";
 import { clientFrame, concat } from "./helpers.ts";

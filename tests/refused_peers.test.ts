@@ -10,7 +10,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { readdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { attach } from "../adapters/node.ts";
+import { attach } from "../node.ts";
 import type { WebSocketServer } from "../mod.ts";
 import { closed, connect, inbox, startEcho, until } from "./net_helpers.ts";
 import { holdOpen } from "./process_helpers.ts";

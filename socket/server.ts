@@ -24,7 +24,7 @@ import type {
   Runtime,
   ServerTlsOptions,
   Transport,
-} from "./transport.ts";
+} from "../adapters/transport.ts";
 import type { PerMessageDeflateOptions } from "../core/permessage_deflate.ts";
 import {
   createSocket,

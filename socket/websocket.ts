@@ -37,7 +37,7 @@ import type {
   Runtime,
   Transport,
   TransportHandlers,
-} from "./transport.ts";
+} from "../adapters/transport.ts";
 import {
   defineConstants,
   makeEnumerable,
