@@ -42,11 +42,11 @@
  */
 
 import { currentRuntime } from "./adapters/runtime.ts";
-import { type ServeOptions, WebSocketServer } from "./adapters/server.ts";
-import { setDefaultRuntime } from "./adapters/websocket.ts";
+import { type ServeOptions, WebSocketServer } from "./socket/server.ts";
+import { setDefaultRuntime } from "./socket/websocket.ts";
 
 // `new WebSocket(url)` uses the adapter of the runtime this code runs on.
-// (adapters/websocket.ts does not import the runtime adapters itself, so that
+// (socket/websocket.ts does not import the runtime adapters itself, so that
 // it loads in browsers.)
 setDefaultRuntime(currentRuntime);
 
@@ -61,27 +61,29 @@ export {
   WebSocket,
   WebSocketCloseEvent as CloseEvent,
   WebSocketErrorEvent,
+  type WebSocketEventMap,
   type WebSocketOptions,
-} from "./adapters/websocket.ts";
+} from "./socket/websocket.ts";
 export {
   type AuthResult,
   chooseProtocol,
   type ChooseProtocolOptions,
+  type ErrorContext,
   type PeerInfo,
   type Rejection,
   selectProtocol,
   type ServeOptions,
   WebSocketServer,
-} from "./adapters/server.ts";
+} from "./socket/server.ts";
 export {
   WebSocketError,
   WebSocketStream,
   type WebSocketStreamCloseInfo,
   type WebSocketStreamOpenInfo,
   type WebSocketStreamOptions,
-} from "./adapters/websocket_stream.ts";
+} from "./socket/websocket_stream.ts";
 export { currentRuntime } from "./adapters/runtime.ts";
-export type { RateLimit, SocketLimits } from "./adapters/guard.ts";
+export type { RateLimit, SocketLimits } from "./socket/guard.ts";
 export type {
   DeflateCodec,
   PerMessageDeflateOptions,

@@ -1,20 +1,12 @@
 /**
- * The Node.js adapter: `net`/`tls` sockets as wskit transports, a server
- * over `net.createServer`/`tls.createServer`, and attaching to an existing
- * `node:http`/`node:https` server's `upgrade` event.
+ * The Node.js adapter: `net`/`tls` sockets as wskit transports and a
+ * server over `net.createServer`/`tls.createServer` ({@linkcode nodeRuntime}).
+ * `attach()` lives in the `./node` entry point (`node.ts`).
  *
  * @example
  * ```ts
- * import { attach } from "./node.ts";
- * import { createServer } from "node:http";
- *
- * const http = createServer((_req, res) => res.end("plain HTTP here"));
- * attach(http, {
- *   onConnection(socket) {
- *     socket.onmessage = (e) => socket.send(e.data);
- *   },
- * });
- * http.listen(8080);
+ * import { nodeRuntime } from "./node.ts";
+ * nodeRuntime.name; // "node"
  * ```
  *
  * @module
@@ -23,10 +15,6 @@
 import * as net from "node:net";
 import process from "node:process";
 import * as tls from "node:tls";
-import type { IncomingMessage, Server as HttpServer } from "node:http";
-import type { Duplex } from "node:stream";
-import type { HttpRequestHead } from "../core/http.ts";
-import { HeaderMap } from "../core/http.ts";
 import {
   type ConnectOptions,
   type Listener,
@@ -37,7 +25,6 @@ import {
   type TransportHandlers,
 } from "./transport.ts";
 import { zlibCodec } from "./deflate.ts";
-import { type ServeOptions, WebSocketServer } from "./server.ts";
 
 /**
  * The socket's transport. The socket listeners are shared functions that
@@ -195,43 +182,3 @@ export const nodeRuntime: Runtime = {
   listen,
   deflate: zlibCodec,
 };
-
-/** Converts Node's parsed request into the core's request head. */
-function toRequestHead(req: IncomingMessage): HttpRequestHead {
-  const raw = req.rawHeaders;
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]]);
-  const headers = new HeaderMap(pairs);
-  return {
-    method: req.method ?? "GET",
-    target: req.url ?? "/",
-    version: req.httpVersion,
-    headers,
-  };
-}
-
-/**
- * Serves WebSockets on an existing `node:http` or `node:https` server, so
- * they share its port with an HTTP application. Upgrade requests whose path
- * does not match `options.path` (when given) are left to other listeners.
- * Returns the server object (its `close()` closes the sockets, not `http`).
- */
-export function attach(
-  http: HttpServer,
-  options: ServeOptions,
-): WebSocketServer {
-  const server = new WebSocketServer(nodeRuntime, options);
-  http.on(
-    "upgrade",
-    (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
-      const path = (req.url ?? "/").split("?")[0];
-      if (options.path !== undefined && path !== options.path) return;
-      server.handleParsed(
-        new NodeTransport(socket as net.Socket),
-        toRequestHead(req),
-        head,
-      );
-    },
-  );
-  return server;
-}

@@ -362,6 +362,10 @@ export class Connection implements FrameSink {
    * A server connection in `CONNECTING`: `receive()` parses the upgrade
    * request and reports it as a `request` event, or answers a bad one with
    * its HTTP status; the application then calls `accept()` or `reject()`.
+   * Only the head counts toward `httpLimits.maxHeaderBytes`: bytes after it
+   * in the same chunk are frames and are kept for `accept()` whatever their
+   * size; bytes in later chunks before the decision may add up to
+   * `maxHeaderBytes` more (past that the request is answered 400).
    */
   static server(options: ServerConnectionOptions = {}): Connection {
     const conn = new Connection({ ...options, role: "server" });
@@ -562,11 +566,18 @@ export class Connection implements FrameSink {
       return;
     }
     this.#upgradeRequest = request;
-    if (rest.length > 0) this.#holdEarly(rest);
+    // The bytes after the head in the chunk that ended it are frames (a
+    // pipelined first message), already in memory as a view of that chunk:
+    // they are kept whole, not counted, so the answer does not depend on how
+    // the peer's bytes were split into reads.
+    if (rest.length > 0) (this.#early ??= []).push(rest);
     this.#events.push({ type: "request", request });
   }
 
-  /** Keeps bytes that arrive before the application accepts (bounded). */
+  /**
+   * Keeps bytes that arrive in later chunks, while the application decides
+   * (e.g. an async `authenticate`): at most `maxHeaderBytes` of them.
+   */
   #holdEarly(chunk: Uint8Array): void {
     this.#earlyBytes += chunk.length;
     if (this.#earlyBytes > this.#maxEarlyBytes) {

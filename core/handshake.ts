@@ -26,7 +26,13 @@
  */
 
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { encodeLatin1, type HeaderMap, isFieldValue, isToken } from "./http.ts";
+import {
+  encodeLatin1,
+  type HeaderMap,
+  isFieldValue,
+  isToken,
+  parseHost,
+} from "./http.ts";
 import type { HttpRequestHead, HttpResponseHead } from "./http.ts";
 import { sha1 } from "./sha1.ts";
 
@@ -113,9 +119,17 @@ export interface ServerResponseResult {
 export interface UpgradeRequest {
   /** Always `"GET"`. */
   method: string;
-  /** The request target as sent. */
+  /**
+   * The request target as sent: origin-form (`/chat?x`) or absolute-form
+   * (`ws://example.com/chat?x`, which RFC 9112 §3.2.2 requires a server to
+   * accept).
+   */
   target: string;
-  /** The path part of the target (no query), e.g. `"/chat"`. */
+  /**
+   * The path part of the target (no query), e.g. `"/chat"`, as sent. For an
+   * absolute-form target it is the path after the authority (`"/"` when
+   * there is none).
+   */
   path: string;
   /** All request header fields. */
   headers: HeaderMap;
@@ -129,7 +143,13 @@ export interface UpgradeRequest {
   extensions: string | undefined;
   /** The `Origin` header, or `undefined`. */
   origin: string | undefined;
-  /** The `Host` header. */
+  /**
+   * The authority the request is for, `host[:port]` as sent and validated
+   * ({@link parseHost}): the `Host` header, or for an absolute-form target
+   * the target's authority, which RFC 9112 §3.2.2 says replaces `Host`
+   * (the `Host` header must then still be present once and valid, and stays
+   * in `headers`).
+   */
   host: string;
 }
 
@@ -449,25 +469,101 @@ export function validateServerResponse(
   return { protocol: protocol ?? "", extensions: extensions ?? "" };
 }
 
-/** Extracts the path (no query) from an origin-form or absolute-form target. */
-function targetPath(target: string): string | undefined {
+/** A request target split into its parts. */
+interface TargetParts {
+  /** The authority of an absolute-form target; `undefined` for origin-form. */
+  authority: string | undefined;
+  /** The path, `"/"` at least. */
+  path: string;
+  /** The query with its `?`, or `""`. */
+  query: string;
+}
+
+/** Schemes an absolute-form upgrade target may have (case-insensitive). */
+const TARGET_SCHEMES = new Set(["http", "https", "ws", "wss"]);
+
+/**
+ * Splits an origin-form (`/path?query`) or absolute-form
+ * (`scheme://authority/path?query`, scheme `http`, `https`, `ws` or `wss`)
+ * request target. Returns `undefined` for any other form (`*`,
+ * `host:port`), another scheme, or an absolute-form target whose authority
+ * is not a valid `host[:port]` (empty, with user info, ...).
+ */
+function parseTarget(target: string): TargetParts | undefined {
+  let authority: string | undefined;
   let start = 0;
   if (target.charCodeAt(0) !== 0x2f) {
     const scheme = target.indexOf("://");
     if (scheme <= 0) return undefined;
-    const slash = target.indexOf("/", scheme + 3);
-    if (slash === -1) return "/";
-    start = slash;
+    if (!TARGET_SCHEMES.has(target.slice(0, scheme).toLowerCase())) {
+      return undefined;
+    }
+    start = scheme + 3;
+    let end = start;
+    while (
+      end < target.length && target[end] !== "/" && target[end] !== "?"
+    ) end++;
+    authority = target.slice(start, end);
+    if (parseHost(authority) === undefined) return undefined;
+    start = end;
   }
   const q = target.indexOf("?", start);
-  return target.slice(start, q === -1 ? target.length : q);
+  const path = target.slice(start, q === -1 ? target.length : q);
+  return {
+    authority,
+    path: path === "" ? "/" : path,
+    query: q === -1 ? "" : target.slice(q),
+  };
+}
+
+/**
+ * The path (no query) of an origin-form or absolute-form request target,
+ * the same `path` that {@link validateUpgradeRequest} reports: `"/chat"` for
+ * both `/chat?x` and `ws://example.com/chat?x`. For an HTTP server's upgrade
+ * hook that routes by path before the handshake runs.
+ *
+ * @returns The path, or `undefined` for a target the handshake rejects.
+ */
+export function requestTargetPath(target: string): string | undefined {
+  return parseTarget(target)?.path;
+}
+
+/**
+ * The URL a validated upgrade request asked for: scheme `wss:` when
+ * `secure` (the server runs TLS), else `ws:`; the request's authority
+ * (`request.host`); the target's path and query. Built with `URL` from the
+ * validated parts (never by joining strings), so a `Host` header cannot
+ * change the path, and an absolute-form target gives its own authority,
+ * path and query. The result is WHATWG-normalized (dot segments resolved,
+ * default port dropped, some characters percent-encoded), so route on
+ * `request.path`, which is the path as sent.
+ *
+ * @throws {TypeError} if `request` did not come from
+ *   {@link validateUpgradeRequest} and its host or target cannot form a URL.
+ */
+export function requestUrl(request: UpgradeRequest, secure: boolean): URL {
+  const parts = parseTarget(request.target);
+  if (parts === undefined || parseHost(request.host) === undefined) {
+    throw new TypeError("the request has no valid target and host");
+  }
+  // parseHost admits no "/", "?", "#", "@" or "\" outside an IPv6 literal,
+  // so this string has exactly this authority and an empty path.
+  const url = new URL(`${secure ? "wss" : "ws"}://${request.host}`);
+  url.pathname = parts.path;
+  url.search = parts.query;
+  return url;
 }
 
 /**
  * Checks a request head as a WebSocket upgrade (RFC 6455 §4.2.1).
  *
+ * `Host` must appear exactly once and be a valid `uri-host [":" port]`
+ * (RFC 9112 §3.2, see {@link parseHost}) that can form a URL. For an
+ * absolute-form target the target's authority must be valid too, and it
+ * becomes `host` (RFC 9112 §3.2.2: a server then ignores the `Host` value).
+ *
  * @throws {HandshakeError} with `status`: 405 (not GET), 400 (HTTP version
- *   below 1.1, bad target, missing/duplicate/empty `Host`, a body announced via
+ *   below 1.1, bad target, missing/duplicate/empty/invalid `Host`, a body announced via
  *   `Content-Length`/`Transfer-Encoding`, `Connection` without `upgrade`,
  *   missing/duplicate/invalid `Sec-WebSocket-Key`), 426 (`Upgrade` without
  *   `websocket`, `Sec-WebSocket-Version` missing or not `13`).
@@ -487,14 +583,21 @@ export function validateUpgradeRequest(head: HttpRequestHead): UpgradeRequest {
       400,
     );
   }
-  const path = targetPath(head.target);
-  if (path === undefined) {
+  const target = parseTarget(head.target);
+  if (target === undefined) {
     throw new HandshakeError("invalid request target", 400);
   }
   const hosts = h.getAll("host");
   if (hosts.length === 0) throw new HandshakeError("missing Host header", 400);
   if (hosts.length > 1) throw new HandshakeError("duplicate Host header", 400);
   if (hosts[0] === "") throw new HandshakeError("empty Host header", 400);
+  if (parseHost(hosts[0]) === undefined || !formsUrl(hosts[0])) {
+    throw new HandshakeError("invalid Host header", 400);
+  }
+  const host = target.authority ?? hosts[0];
+  if (target.authority !== undefined && !formsUrl(host)) {
+    throw new HandshakeError("invalid request target", 400);
+  }
   if (
     h.has("transfer-encoding") ||
     (h.has("content-length") && h.get("content-length") !== "0")
@@ -540,15 +643,29 @@ export function validateUpgradeRequest(head: HttpRequestHead): UpgradeRequest {
   return {
     method: head.method,
     target: head.target,
-    path,
+    path: target.path,
     headers: h,
     key,
     version,
     protocols: parseProtocolList(h.get("sec-websocket-protocol")),
     extensions: h.get("sec-websocket-extensions"),
     origin: h.get("origin"),
-    host: hosts[0],
+    host,
   };
+}
+
+/**
+ * Whether a host that {@link parseHost} accepted can also be a URL's host:
+ * the WHATWG host parser is stricter in places (e.g. `%00`, `%2F`, an IPv4
+ * octet over 255 such as `1.2.3.999`, bad punycode).
+ */
+function formsUrl(host: string): boolean {
+  try {
+    new URL(`ws://${host}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const ACCEPT_RESERVED = new Set([
@@ -595,6 +712,12 @@ export function buildAcceptResponse(
 }
 
 const REASONS: ReadonlyMap<number, string> = new Map([
+  [300, "Multiple Choices"],
+  [301, "Moved Permanently"],
+  [302, "Found"],
+  [303, "See Other"],
+  [307, "Temporary Redirect"],
+  [308, "Permanent Redirect"],
   [400, "Bad Request"],
   [401, "Unauthorized"],
   [403, "Forbidden"],
@@ -623,8 +746,11 @@ const REJECT_RESERVED = new Set([
  * (and `Connection: upgrade, close`, since RFC 9110 requires the `upgrade`
  * option beside an `Upgrade` field) unless `headers` gives those fields.
  *
- * @param status An integer 400–599. Unknown codes get the reason phrase `"Error"`.
- * @throws {RangeError} on a status outside 400–599.
+ * @param status An integer 400–599, or a redirect 300–399 when `headers`
+ *   give a `Location` (e.g. to send a browser to a login page). Unknown
+ *   codes get the reason phrase `"Error"` (`"Redirect"` for 3xx).
+ * @throws {RangeError} on a status outside 300–599, or a 3xx without
+ *   `Location`.
  * @throws {HandshakeError} on invalid extra headers, or ones that set
  *   `Content-Length`, `Transfer-Encoding` or `Connection`.
  */
@@ -632,14 +758,19 @@ export function buildRejectResponse(
   status: number,
   options: RejectOptions = {},
 ): Uint8Array {
-  if (!Number.isInteger(status) || status < 400 || status > 599) {
+  if (!Number.isInteger(status) || status < 300 || status > 599) {
     throw new RangeError(
-      `rejection status must be an integer 400-599, got ${status}`,
+      `rejection status must be an integer 400-599 (or 3xx with Location), got ${status}`,
     );
   }
-  const reason = REASONS.get(status) ?? "Error";
   const extra = headerPairs(options.headers, REJECT_RESERVED);
   const given = new Set(extra.map(([name]) => name.toLowerCase()));
+  if (status < 400 && !given.has("location")) {
+    throw new RangeError(
+      `a ${status} redirect needs a Location header`,
+    );
+  }
+  const reason = REASONS.get(status) ?? (status < 400 ? "Redirect" : "Error");
   const body = new TextEncoder().encode(options.body ?? reason);
   const fields: [string, string][] = [];
   if (!given.has("content-type")) {

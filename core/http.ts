@@ -39,6 +39,8 @@
  * @module
  */
 
+import { parseIPv6 } from "./ip.ts";
+
 /** Size limits for one message head. */
 export interface HttpLimits {
   /** Maximum bytes in the head: start line, field lines and the final CRLF. */
@@ -494,4 +496,93 @@ export class HttpHeadParser<T extends HttpRequestHead | HttpResponseHead> {
     };
     return head as T;
   }
+}
+
+/**
+ * The parts of a valid `Host` field value or URI authority: `uri-host [":" port]`
+ * (RFC 9112 §3.2, RFC 3986 §3.2.2–3.2.3).
+ */
+export interface HostParts {
+  /**
+   * The host exactly as sent: a reg-name or IPv4 address (`example.com`,
+   * `127.0.0.1`), or an IPv6 literal with its brackets (`[::1]`).
+   */
+  hostname: string;
+  /** The port digits exactly as sent, or `""` when there is none. */
+  port: string;
+}
+
+/** `REG_NAME[c] === 1` iff char code `c` is RFC 3986 unreserved or a sub-delim. */
+const REG_NAME = /* @__PURE__ */ (() => {
+  const table = new Uint8Array(128);
+  const extra = "-._~!$&'()*+,;=";
+  for (let c = 0x30; c <= 0x39; c++) table[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) table[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) table[c] = 1;
+  for (let i = 0; i < extra.length; i++) table[extra.charCodeAt(i)] = 1;
+  return table;
+})();
+
+function isHexCode(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) ||
+    (c >= 0x61 && c <= 0x66);
+}
+
+/** Whether `s` is an RFC 3986 reg-name (which includes IPv4address): unreserved, sub-delims, `%XX`. */
+function isRegName(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      if (!isHexCode(s.charCodeAt(i + 1)) || !isHexCode(s.charCodeAt(i + 2))) {
+        return false;
+      }
+      i += 2;
+    } else if (c > 0x7f || REG_NAME[c] === 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Whether `s` is an RFC 3986 IPv6address (no zone identifier: RFC 3986 has none). */
+function isIPv6(s: string): boolean {
+  return parseIPv6(s) !== undefined;
+}
+
+/**
+ * Parses a `Host` field value (or the authority of an absolute-form request
+ * target) as `uri-host [":" port]` (RFC 9112 §3.2, RFC 3986 §3.2.2–3.2.3).
+ *
+ * The host is a bracketed IPv6 literal, an IPv4 address or a non-empty
+ * reg-name (letters, digits, `-._~!$&'()*+,;=` and `%XX`); the port is digits
+ * (possibly none, as the grammar allows) and at most 65535, since a larger
+ * one cannot be used in a URL. Rejected, among others: user info
+ * (`user@host`), a path or query (`host/x`, `host?`), spaces, a second colon
+ * outside brackets, IPvFuture literals (`[v1.x]`) and IPv6 zone identifiers.
+ *
+ * @returns The host and port as sent, or `undefined` when `value` is not a
+ *   valid host.
+ */
+export function parseHost(value: string): HostParts | undefined {
+  let hostname: string;
+  let rest: string;
+  if (value.charCodeAt(0) === 0x5b) {
+    const close = value.indexOf("]");
+    if (close === -1 || !isIPv6(value.slice(1, close))) return undefined;
+    hostname = value.slice(0, close + 1);
+    rest = value.slice(close + 1);
+  } else {
+    const colon = value.indexOf(":");
+    hostname = colon === -1 ? value : value.slice(0, colon);
+    rest = colon === -1 ? "" : value.slice(colon);
+    if (hostname.length === 0 || !isRegName(hostname)) return undefined;
+  }
+  if (rest === "") return { hostname, port: "" };
+  if (rest.charCodeAt(0) !== COLON) return undefined;
+  const port = rest.slice(1);
+  for (let i = 0; i < port.length; i++) {
+    if (!isDigit(port.charCodeAt(i))) return undefined;
+  }
+  if (port !== "" && Number(port) > 65535) return undefined;
+  return { hostname, port };
 }

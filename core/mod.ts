@@ -81,6 +81,8 @@ export {
   type HeaderInit,
   parseProtocolList,
   type RejectOptions,
+  requestTargetPath,
+  requestUrl,
   type ServerResponseResult,
   type UpgradeRequest,
   validateServerResponse,
@@ -90,12 +92,14 @@ export {
 export {
   DEFAULT_HTTP_LIMITS,
   HeaderMap,
+  type HostParts,
   HttpError,
   HttpHeadParser,
   type HttpLimits,
   type HttpParseResult,
   type HttpRequestHead,
   type HttpResponseHead,
+  parseHost,
 } from "./http.ts";
 export { applyMask, maskInto } from "./mask.ts";
 export { DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./message.ts";
@@ -110,4 +114,19 @@ export {
   type PerMessageDeflateConfig,
   type PerMessageDeflateOptions,
 } from "./permessage_deflate.ts";
+export {
+  buildConnectRequest,
+  bypassesProxy,
+  ConnectClient,
+  type ConnectStep,
+  parseProxy,
+  type ProxyConfig,
+  proxyFromEnv,
+} from "./proxy.ts";
+export {
+  SOCKS5_REPLIES,
+  Socks5Client,
+  type Socks5Options,
+  type Socks5Step,
+} from "./socks.ts";
 export { isValidUtf8, Utf8Validator } from "./utf8.ts";

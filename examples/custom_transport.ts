@@ -17,12 +17,8 @@
  * @module
  */
 
-import {
-  acceptStream,
-  connectStream,
-  memoryPipe,
-} from "../adapters/streams.ts";
-import { WebSocketStream } from "../adapters/websocket_stream.ts";
+import { acceptStream, connectStream, memoryPipe } from "../streams.ts";
+import { WebSocketStream } from "../socket/websocket_stream.ts";
 
 const [clientEnd, serverEnd] = memoryPipe();
 

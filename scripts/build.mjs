@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the npm package: compiles mod.ts, core/ and adapters/ with tsc
+// Builds the npm package: compiles mod.ts, core/, adapters/ and socket/ with tsc
 // (tsconfig.build.json) to `.js` + `.d.ts` in dist/ (or the directory given
 // as the first argument), with relative `./x.ts` imports rewritten to
 // `./x.js`. tsc rewrites them in the `.js` files; this script does the same

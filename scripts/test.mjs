@@ -68,6 +68,7 @@ const steps = [
       "mod.ts",
       "core/",
       "adapters/",
+      "socket/",
       "examples/",
       "tests/",
       "bench/",
@@ -105,6 +106,7 @@ const steps = [
     args: [
       "--include=core/**",
       "--include=adapters/**",
+      "--include=socket/**",
       "--include=mod.ts",
       "--reporter=text",
       "--reporter=text-summary",

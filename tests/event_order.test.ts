@@ -12,7 +12,7 @@ import { computeAccept, WebSocket } from "../mod.ts";
 import type {
   WebSocketCloseEvent,
   WebSocketErrorEvent,
-} from "../adapters/websocket.ts";
+} from "../socket/websocket.ts";
 import { clientFrame, closeBody, concat, serverFrame } from "./helpers.ts";
 import { closed, once, startEcho } from "./net_helpers.ts";
 

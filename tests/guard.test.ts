@@ -1,7 +1,7 @@
 /** The per-socket guard's timers (stubbed `setInterval`, no network). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SocketGuard } from "../adapters/guard.ts";
+import { SocketGuard } from "../socket/guard.ts";
 
 /** Runs `body` with setInterval/clearInterval counted (timers never fire). */
 function withCountedTimers(

@@ -1009,6 +1009,33 @@ test("handshake: buildRejectResponse has reason phrases for the common statuses"
   }
 });
 
+test("handshake: buildRejectResponse redirects (3xx) only with a Location", () => {
+  const { head, body } = parseResponseBytes(
+    buildRejectResponse(302, { headers: { Location: "/login" } }),
+  );
+  assert.equal(head.status, 302);
+  assert.equal(head.statusText, "Found");
+  assert.equal(head.headers.get("location"), "/login");
+  assert.equal(body, "Found");
+  assert.equal(
+    parseResponseBytes(
+      buildRejectResponse(399, { headers: { location: "/x" } }),
+    ).head.statusText,
+    "Redirect",
+  );
+  assert.throws(() => buildRejectResponse(302), RangeError);
+  for (const status of [200, 299, 600, 301.5, NaN]) {
+    assert.throws(
+      () => buildRejectResponse(status, { headers: { Location: "/" } }),
+      RangeError,
+    );
+  }
+  assert.throws(
+    () =>
+      buildRejectResponse(401, { headers: { "WWW-Authenticate": "\u2603" } }),
+  );
+});
+
 test("handshake: a 426 rejection carries Sec-WebSocket-Version: 13 and Upgrade", () => {
   const { head } = parseResponseBytes(buildRejectResponse(426));
   assert.equal(head.headers.get("sec-websocket-version"), "13");

@@ -8,15 +8,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "../mod.ts";
-import {
-  createSocket,
-  type WebSocketErrorEvent,
-} from "../adapters/websocket.ts";
-import {
-  memoryPipe,
-  openStream,
-  streamTransport,
-} from "../adapters/streams.ts";
+import { createSocket, type WebSocketErrorEvent } from "../socket/websocket.ts";
+import { memoryPipe, openStream, streamTransport } from "../streams.ts";
 import { Connection } from "../core/connection.ts";
 import {
   closed,

@@ -1,37 +1,15 @@
 /** Rate limits over loopback for control frames: pings and pongs count. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as net from "node:net";
 import { clientFrame } from "./helpers.ts";
-import { closed, connect, startEcho, until, urlOf } from "./net_helpers.ts";
-
-/** A raw client after the handshake: its socket and the bytes received since the 101. */
-async function rawClient(
-  port: number,
-): Promise<{ socket: net.Socket; received: () => Buffer }> {
-  const socket = net.connect(port, "127.0.0.1");
-  socket.on("error", () => {});
-  let buffer = Buffer.alloc(0);
-  let opened = false;
-  await new Promise<void>((resolve) => {
-    socket.on("data", (d) => {
-      buffer = Buffer.concat([buffer, d]);
-      if (!opened) {
-        const end = buffer.indexOf("\r\n\r\n");
-        if (end >= 0) {
-          opened = true;
-          buffer = buffer.subarray(end + 4);
-          resolve();
-        }
-      }
-    });
-    socket.write(
-      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    );
-  });
-  return { socket, received: () => buffer };
-}
+import {
+  closed,
+  connect,
+  rawClient,
+  startEcho,
+  until,
+  urlOf,
+} from "./net_helpers.ts";
 
 /** Counts the server frames with `opcode` in `bytes` (unmasked, short payloads) and the last close code. */
 function frames(bytes: Buffer): { pongs: number; close: number } {

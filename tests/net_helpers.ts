@@ -1,4 +1,6 @@
 /** Helpers for tests over real loopback sockets. */
+import * as net from "node:net";
+import { Buffer } from "node:buffer";
 import {
   serve,
   type ServeOptions,
@@ -8,7 +10,7 @@ import {
 import type {
   WebSocketCloseEvent,
   WebSocketOptions,
-} from "../adapters/websocket.ts";
+} from "../socket/websocket.ts";
 
 /** Starts a server on 127.0.0.1, port 0. */
 export function startServer(
@@ -105,4 +107,32 @@ export async function until(
     }
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A raw client that completes the handshake; returns the socket and what it received after the 101. */
+export async function rawClient(
+  port: number,
+): Promise<{ socket: net.Socket; received: () => Buffer }> {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  let buffer = Buffer.alloc(0);
+  let opened = false;
+  await new Promise<void>((resolve) => {
+    socket.on("data", (d) => {
+      buffer = Buffer.concat([buffer, d]);
+      if (!opened) {
+        const end = buffer.indexOf("\r\n\r\n");
+        if (end >= 0) {
+          opened = true;
+          buffer = buffer.subarray(end + 4);
+          resolve();
+        }
+      }
+    });
+    socket.write(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+  });
+  return { socket, received: () => buffer };
 }

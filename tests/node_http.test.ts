@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { attach } from "../adapters/node.ts";
+import { attach } from "../node.ts";
 import { closed, connect, inbox } from "./net_helpers.ts";
 
 test("node http: WebSockets and plain HTTP share one port", async () => {

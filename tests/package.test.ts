@@ -98,8 +98,13 @@ function sourceHash(): string {
     "tsconfig.build.json",
     "scripts/build.mjs",
     "mod.ts",
+    "node.ts",
+    "deno.ts",
+    "bun.ts",
+    "streams.ts",
     ...walk("core"),
     ...walk("adapters"),
+    ...walk("socket"),
   ];
   for (const file of files) {
     hash.update(`${file}\0`);

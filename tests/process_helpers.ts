@@ -50,3 +50,41 @@ export async function startExample(
   };
   return { child, url, stop };
 }
+
+/**
+ * Peers in a Node child process (tests/fixtures/holder.mjs) that each send
+ * one of `requests` and never close their side of TCP. `answers[i]` is the
+ * first bytes peer i got, `eof[i]` whether the server ended (or reset) it.
+ */
+export function holdOpen(port: number, requests: string[]): {
+  answers: (string | undefined)[];
+  eof: boolean[];
+  stop(): Promise<void>;
+} {
+  const file = "tests/fixtures/holder.mjs"; // tests run from the repo root
+  const child = spawn("node", [file, String(port), JSON.stringify(requests)], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const answers: (string | undefined)[] = requests.map(() => undefined);
+  const eof = requests.map(() => false);
+  let buffered = "";
+  child.stdout!.on("data", (d: Uint8Array) => {
+    buffered += new TextDecoder().decode(d);
+    let end;
+    while ((end = buffered.indexOf("\n")) >= 0) {
+      const line = JSON.parse(buffered.slice(0, end));
+      buffered = buffered.slice(end + 1);
+      if (line.answer !== undefined) answers[line.i] = line.answer;
+      if (line.eof) eof[line.i] = true;
+    }
+  });
+  const exited = new Promise((r) => child.once("exit", r));
+  return {
+    answers,
+    eof,
+    async stop() {
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}

@@ -12,7 +12,7 @@ import {
   openStream,
   type StreamPair,
   streamTransport,
-} from "../adapters/streams.ts";
+} from "../streams.ts";
 import type { Transport } from "../adapters/transport.ts";
 import { WebSocket, WebSocketError, WebSocketStream } from "../mod.ts";
 import { closed, inbox, once, startEcho, until, urlOf } from "./net_helpers.ts";

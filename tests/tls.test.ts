@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WebSocket } from "../mod.ts";
-import type { WebSocketErrorEvent } from "../adapters/websocket.ts";
+import type { WebSocketErrorEvent } from "../socket/websocket.ts";
 import { closed, connect, inbox, once, startEcho } from "./net_helpers.ts";
 
 /** A self-signed certificate for localhost and 127.0.0.1. */

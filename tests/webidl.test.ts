@@ -6,11 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CloseEvent, WebSocket, WebSocketErrorEvent } from "../mod.ts";
-import {
-  toClampedUint16,
-  toUnsigned,
-  toUSVString,
-} from "../adapters/webidl.ts";
+import { toClampedUint16, toUnsigned, toUSVString } from "../socket/webidl.ts";
 import { closed, once, startServer, urlOf } from "./net_helpers.ts";
 
 const CONSTANTS = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };

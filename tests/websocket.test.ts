@@ -13,7 +13,7 @@ import {
   until,
   urlOf,
 } from "./net_helpers.ts";
-import type { WebSocketErrorEvent } from "../adapters/websocket.ts";
+import type { WebSocketErrorEvent } from "../socket/websocket.ts";
 
 test("websocket: text, binary and empty messages echo with their types", async () => {
   const server = await startEcho();

@@ -11,7 +11,7 @@
  */
 
 import { currentRuntime } from "../../adapters/runtime.ts";
-import { WebSocketServer } from "../../adapters/server.ts";
+import { WebSocketServer } from "../../socket/server.ts";
 import { env } from "../../examples/env.ts";
 
 const sync = env("WSKIT_SYNC_INFLATE") === "1";

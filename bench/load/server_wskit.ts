@@ -10,7 +10,7 @@
  */
 
 import { currentRuntime } from "../../adapters/runtime.ts";
-import { WebSocketServer } from "../../adapters/server.ts";
+import { WebSocketServer } from "../../socket/server.ts";
 import { env } from "../../examples/env.ts";
 
 // WSKIT_API=callback: the `onMessage` callback instead of `message` events.

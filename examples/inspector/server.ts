@@ -14,7 +14,7 @@
  * name; the footer shows the state and the negotiated subprotocol.
  *
  * One port for both: a `node:http` server (Node, Deno and Bun all provide
- * `node:http`) answers the page, and `attach()` from `adapters/node.ts`
+ * `node:http`) answers the page, and `attach()` from `node.ts`
  * takes its upgrade requests for `/ws`, where this kit's server echoes every
  * message (text stays text, binary stays binary), picks the first offered
  * subprotocol it speaks, and answers a close with the same code and reason.
@@ -27,7 +27,7 @@ import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { attach } from "../../adapters/node.ts";
+import { attach } from "../../node.ts";
 import { CloseCode } from "../../core/close.ts";
 import { env } from "../env.ts";
 

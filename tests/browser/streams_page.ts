@@ -9,8 +9,8 @@ import {
   connectStream,
   memoryPipe,
   openStream,
-} from "../../adapters/streams.ts";
-import { WebSocketStream } from "../../adapters/websocket_stream.ts";
+} from "../../streams.ts";
+import { WebSocketStream } from "../../socket/websocket_stream.ts";
 import { closeCodeName } from "../../core/close.ts";
 
 /** What the page reports back to the test. */

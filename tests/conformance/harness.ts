@@ -26,7 +26,7 @@ import {
 import type {
   WebSocketCloseEvent,
   WebSocketErrorEvent,
-} from "../../adapters/websocket.ts";
+} from "../../socket/websocket.ts";
 
 /** Opcodes, spelled out (the tests do not import the core's table). */
 export const OP = {

@@ -16,7 +16,7 @@ import {
 } from "../core/connection.ts";
 import type { HeaderInit, UpgradeRequest } from "../core/handshake.ts";
 import type { HttpLimits, HttpRequestHead } from "../core/http.ts";
-import { buildRejectResponse } from "../core/handshake.ts";
+import { buildRejectResponse, requestUrl } from "../core/handshake.ts";
 import { DEFAULT_MESSAGE_LIMITS } from "../core/message.ts";
 import type { SocketLimits } from "./guard.ts";
 import type {
@@ -24,7 +24,7 @@ import type {
   Runtime,
   ServerTlsOptions,
   Transport,
-} from "./transport.ts";
+} from "../adapters/transport.ts";
 import type { PerMessageDeflateOptions } from "../core/permessage_deflate.ts";
 import {
   createSocket,
@@ -44,13 +44,34 @@ export interface Rejection {
   headers?: HeaderInit;
 }
 
-/** What `authenticate` may answer: true/undefined to allow, false (401) or a rejection. */
+/**
+ * What `authenticate` may answer: true/undefined to allow, false (401) or a
+ * rejection (status 400–599, or 300–399 with a `Location` header to
+ * redirect). Anything else gets the client a 500 and is reported to
+ * `onError`.
+ */
 export type AuthResult = boolean | void | Rejection;
 
 /** Facts about the peer that hooks can use besides the request. */
 export interface PeerInfo {
   /** The peer's address, when known. */
   remoteAddress?: string;
+}
+
+/** Where a failure reported to `ServeOptions.onError` came from. */
+export interface ErrorContext {
+  /**
+   * What failed: a handshake hook ("authenticate", "origins", "protocols",
+   * "onConnection"), "accept" (invalid `responseHeaders`), "listener" (a
+   * socket's event listener threw or its promise rejected) or "onMessage".
+   */
+  source: string;
+  /** For "listener": the type of the event whose listener failed. */
+  event?: string;
+  /** The upgrade request being decided, when there is one. */
+  request?: UpgradeRequest;
+  /** The socket concerned, once accepted. */
+  socket?: WebSocket;
 }
 
 /** Server options. */
@@ -91,8 +112,37 @@ export interface ServeOptions extends ConnectionOptions {
   ) => AuthResult | Promise<AuthResult>;
   /** Extra headers for the 101 response. */
   responseHeaders?: HeaderInit;
-  /** Called with each accepted socket, before any message is delivered. */
+  /**
+   * Called with each accepted socket, before any message is delivered. If
+   * it throws, the error is reported to `onError` and that socket is closed
+   * with 1011 (it may be half set up); the server keeps serving.
+   */
   onConnection?: (socket: WebSocket, request: UpgradeRequest) => void;
+  /**
+   * Receives every failure of application code (`context.source` names
+   * it): a handshake hook that throws, rejects or returns an invalid answer
+   * (the client then gets a 500, and the server keeps serving), and a
+   * socket listener or `onMessage` that throws (see
+   * `closeOnHandlerError`). Without it, hook failures go to
+   * `console.error`, and a listener's exception goes to the socket's
+   * `error` event (or, when nothing listens, to `console.error` once per
+   * socket). If it throws itself, that goes to `console.error`. Nothing
+   * application code throws crashes the process.
+   */
+  onError?: (error: unknown, context: ErrorContext) => void;
+  /**
+   * Whether a socket listener that throws (or whose promise rejects) fails
+   * its connection with 1011. Default false: it is reported (an `error`
+   * event with `code` 0, and `onError`) and the connection stays open, as
+   * in a browser. `onMessage` throwing always fails the connection.
+   */
+  closeOnHandlerError?: boolean;
+  /**
+   * How long (ms) a refused or timed-out handshake waits, after the server
+   * sent its answer and EOF, for the peer to close before the transport is
+   * destroyed and its `maxConnections` slot freed (default 5000).
+   */
+  lingerTimeout?: number;
   /**
    * Receives every message of every connection instead of `message`
    * events (text as a string, binary as a `Uint8Array`): the fast path for
@@ -295,17 +345,54 @@ export class WebSocketServer {
     return this.#clients.size + this.#pending.size;
   }
 
+  /**
+   * How many connections hold a `maxConnections` slot: handshaking
+   * (including refused ones whose transport has not closed yet) plus open.
+   */
+  get connectionCount(): number {
+    return this.#connectionCount();
+  }
+
+  /** Reports a hook failure to `onError`, or `console.error` (never throws). */
+  #report(error: unknown, context: ErrorContext): void {
+    const onError = this.#options.onError;
+    if (onError !== undefined) {
+      try {
+        onError(error, context);
+        return;
+      } catch (failure) {
+        console.error("wskit: onError threw", failure);
+      }
+    }
+    console.error(`wskit: ${context.source} failed`, error);
+  }
+
+  /**
+   * Ends `transport` (sending what is queued, then EOF) and destroys it if
+   * the peer has not closed within `lingerTimeout`, so a peer that keeps
+   * TCP open cannot hold the socket or its slot.
+   */
+  #end(transport: Transport): void {
+    const handlers = transport.handlers;
+    const timer = setTimeout(
+      () => transport.destroy(),
+      this.#options.lingerTimeout ?? 5000,
+    );
+    transport.handlers = {
+      data() {},
+      drain() {},
+      close(error?: Error): void {
+        clearTimeout(timer);
+        handlers.close(error);
+      },
+    };
+    transport.resume(); // to see the peer's EOF (reads were paused to decide)
+    transport.end();
+  }
+
   /** Runs the opening handshake on a new transport (HTTP not yet parsed). */
   handleTransport(transport: Transport): void {
-    const limit = this.#options.maxConnections;
-    if (
-      this.#closing || (limit !== undefined && this.#connectionCount() >= limit)
-    ) {
-      transport.handlers = { data() {}, drain() {}, close() {} };
-      transport.write(buildRejectResponse(503, { body: "server is full" }));
-      transport.end();
-      return;
-    }
+    if (this.#refuseIfFull(transport)) return;
     const conn = Connection.server(this.#options);
     this.#bind(transport, conn);
   }
@@ -319,9 +406,24 @@ export class WebSocketServer {
     request: HttpRequestHead,
     head: Uint8Array,
   ): void {
+    if (this.#refuseIfFull(transport)) return;
     const conn = Connection.server(this.#options);
     this.#bind(transport, conn);
     this.#step(transport, conn, conn.receiveHead(request, head));
+  }
+
+  /** Answers 503 when closing or at `maxConnections`; true if it did. */
+  #refuseIfFull(transport: Transport): boolean {
+    const limit = this.#options.maxConnections;
+    if (
+      !this.#closing && (limit === undefined || this.#connectionCount() < limit)
+    ) {
+      return false;
+    }
+    transport.handlers = { data() {}, drain() {}, close() {} };
+    transport.write(buildRejectResponse(503, { body: "server is full" }));
+    this.#end(transport);
+    return true;
   }
 
   #bind(transport: Transport, conn: Connection): void {
@@ -352,12 +454,20 @@ export class WebSocketServer {
   ): void {
     for (const chunk of conn.takeOutput()) transport.write(chunk);
     if (conn.wantsTransportClose) {
-      transport.end();
+      this.#end(transport);
       return;
     }
     for (const event of events) {
       if (event.type === "request") {
-        this.#decide(transport, conn, event.request);
+        // Read nothing more until the hooks have decided: what the peer
+        // pipelines after its request waits in the OS, not in our memory, so
+        // the answer does not depend on how its bytes were split into reads.
+        transport.pause();
+        this.#decide(transport, conn, event.request).catch((error) => {
+          // Not expected (every hook is guarded); never leave it unhandled.
+          this.#report(error, { source: "handshake", request: event.request });
+          if (conn.state === ReadyState.CONNECTING) transport.destroy();
+        });
       }
     }
   }
@@ -368,64 +478,54 @@ export class WebSocketServer {
     request: UpgradeRequest,
   ): Promise<void> {
     const options = this.#options;
-    let rejection: Rejection | undefined;
-    const protocols = options.protocols ?? [];
-    let protocol = "";
-    let fault: Rejection | undefined;
-    try {
-      protocol = typeof protocols === "function"
-        ? protocols(request.protocols, request) || ""
-        : selectProtocol(request.protocols, protocols);
-    } catch {
-      fault = { status: 500, body: "subprotocol selection failed" };
-    }
-    if (protocol !== "" && !request.protocols.includes(protocol)) {
-      // A `protocols` function answered with a name the client did not offer;
-      // sending it would make every conforming client fail the connection.
-      fault = {
-        status: 500,
-        body: "server chose a subprotocol the client did not offer",
-      };
-    }
-    if (fault !== undefined) {
-      rejection = fault;
-    } else if (options.path !== undefined && request.path !== options.path) {
-      rejection = { status: 404, body: "no WebSocket endpoint here" };
-    } else if (!originAllowed(options.origins, request.origin)) {
-      rejection = { status: 403, body: "origin not allowed" };
-    } else if (options.requireProtocol && protocol === "") {
-      rejection = { status: 400, body: "no acceptable subprotocol offered" };
-    } else if (options.authenticate !== undefined) {
-      try {
-        const result = await options.authenticate(request, {
-          remoteAddress: transport.remoteAddress,
-        });
-        if (result === false) {
-          rejection = { status: 401, body: "authentication required" };
-        } else if (typeof result === "object" && result !== null) {
-          rejection = result;
-        }
-      } catch {
-        rejection = { status: 500, body: "authentication failed" };
+    const protocol = this.#chooseProtocol(request);
+    let rejection: Rejection | undefined = typeof protocol === "object"
+      ? protocol
+      : undefined;
+    if (rejection === undefined) {
+      if (options.path !== undefined && request.path !== options.path) {
+        rejection = { status: 404, body: "no WebSocket endpoint here" };
+      } else {
+        rejection = this.#checkOrigin(request);
       }
+    }
+    if (rejection === undefined && options.requireProtocol && protocol === "") {
+      rejection = { status: 400, body: "no acceptable subprotocol offered" };
+    }
+    if (rejection === undefined && options.authenticate !== undefined) {
+      rejection = await this.#authenticate(transport, request);
       if (conn.state !== ReadyState.CONNECTING) return; // gone meanwhile
     }
+    transport.resume(); // the answer (and then the socket) takes the reads
     if (rejection !== undefined) {
-      this.#step(transport, conn, conn.reject(rejection.status, rejection));
+      let events: readonly ConnectionEvent[];
+      try {
+        events = conn.reject(rejection.status, rejection);
+      } catch (error) {
+        // An invalid status or header from a hook: answer 500 instead.
+        this.#report(error, { source: "authenticate", request });
+        events = conn.reject(500, { body: "invalid rejection" });
+      }
+      this.#step(transport, conn, events);
       return;
     }
+    const accepted = typeof protocol === "string" ? protocol : "";
     let events: readonly ConnectionEvent[];
     try {
-      events = conn.accept({ protocol, headers: options.responseHeaders });
+      events = conn.accept({
+        protocol: accepted,
+        headers: options.responseHeaders,
+      });
     } catch (error) {
       // E.g. invalid `responseHeaders`: answer 500 rather than hang.
+      this.#report(error, { source: "accept", request });
       const body = error instanceof Error ? error.message : "accept failed";
       this.#step(transport, conn, conn.reject(500, { body }));
       return;
     }
     this.#pending.get(transport)?.();
     const socket = createSocket({
-      url: `${options.tls ? "wss" : "ws"}://${request.host}${request.target}`,
+      url: requestUrl(request, options.tls !== undefined).href,
       connection: conn,
       transport,
       highWaterMark: options.highWaterMark,
@@ -433,11 +533,111 @@ export class WebSocketServer {
       onMessage: options.onMessage,
       limits: this.#limits,
       onClosed: this.#onClosed,
+      onError: options.onError === undefined
+        ? undefined
+        : (error, socket, event) =>
+          this.#report(error, {
+            source: event === undefined ? "onMessage" : "listener",
+            event,
+            request,
+            socket,
+          }),
+      closeOnHandlerError: options.closeOnHandlerError,
     });
     this.#clients.add(socket);
     this.#connections.set(socket, conn);
-    options.onConnection?.(socket, request);
+    try {
+      options.onConnection?.(socket, request);
+    } catch (error) {
+      this.#report(error, { source: "onConnection", request, socket });
+      socket.handleEvents(events);
+      socket.closeWithCode(1011, "server error");
+      return;
+    }
     socket.handleEvents(events);
+  }
+
+  /** The subprotocol to answer with, or a 500 if the `protocols` hook fails. */
+  #chooseProtocol(request: UpgradeRequest): string | Rejection {
+    const protocols = this.#options.protocols ?? [];
+    const fault = { status: 500, body: "subprotocol selection failed" };
+    let protocol: unknown;
+    try {
+      protocol = typeof protocols === "function"
+        ? protocols(request.protocols, request) || ""
+        : selectProtocol(request.protocols, protocols);
+    } catch (error) {
+      this.#report(error, { source: "protocols", request });
+      return fault;
+    }
+    if (typeof protocol !== "string") {
+      const error = new TypeError(`protocols returned a ${typeof protocol}`);
+      this.#report(error, { source: "protocols", request });
+      return fault;
+    }
+    if (protocol !== "" && !request.protocols.includes(protocol)) {
+      // Sending a name the client did not offer would make every conforming
+      // client fail the connection.
+      const error = new TypeError(`protocols chose unoffered "${protocol}"`);
+      this.#report(error, { source: "protocols", request });
+      return {
+        status: 500,
+        body: "server chose a subprotocol the client did not offer",
+      };
+    }
+    return protocol;
+  }
+
+  /** A 403 for a disallowed origin, a 500 if the `origins` predicate throws. */
+  #checkOrigin(request: UpgradeRequest): Rejection | undefined {
+    try {
+      if (originAllowed(this.#options.origins, request.origin)) {
+        return undefined;
+      }
+    } catch (error) {
+      this.#report(error, { source: "origins", request });
+      return { status: 500, body: "origin check failed" };
+    }
+    return { status: 403, body: "origin not allowed" };
+  }
+
+  /**
+   * Runs `authenticate`: undefined to allow, else the rejection to send. A
+   * throw, a rejected promise or a result that is not a valid answer (see
+   * {@linkcode AuthResult}) is reported and becomes a 500.
+   */
+  async #authenticate(
+    transport: Transport,
+    request: UpgradeRequest,
+  ): Promise<Rejection | undefined> {
+    const fault = { status: 500, body: "authentication failed" };
+    let result: unknown;
+    try {
+      result = await this.#options.authenticate!(request, {
+        remoteAddress: transport.remoteAddress,
+      });
+    } catch (error) {
+      this.#report(error, { source: "authenticate", request });
+      return fault;
+    }
+    if (result === undefined || result === true) return undefined;
+    if (result === false) {
+      return { status: 401, body: "authentication required" };
+    }
+    if (typeof result === "object" && result !== null) {
+      const status = (result as { status?: unknown }).status;
+      if (
+        typeof status === "number" && Number.isInteger(status) &&
+        status >= 300 && status <= 599
+      ) {
+        return result as Rejection; // headers are checked by `reject`
+      }
+    }
+    const error = new TypeError(
+      `authenticate returned an invalid result: ${String(result)}`,
+    );
+    this.#report(error, { source: "authenticate", request });
+    return fault;
   }
 }
 

@@ -151,7 +151,7 @@ export class WebSocketErrorEvent extends Event {
     this.#code = toUnsigned(dict.code ?? 0, 16);
   }
 
-  /** Why the connection failed. */
+  /** Why the connection failed, or what threw. */
   get message(): string {
     return this.#message;
   }
@@ -171,12 +171,16 @@ export class WebSocketErrorEvent extends Event {
     return this.#colno;
   }
 
-  /** The exception that caused it, if one did (e.g. thrown by `onMessage`). */
+  /** The exception that caused it, if one did (thrown by `onMessage` or a listener). */
   get error(): unknown {
     return this.#error;
   }
 
-  /** The close code the failure caused (1006 when none was sent). */
+  /**
+   * The close code the failure caused (1006 when none was sent); 0 when
+   * the connection did not fail: a listener threw (see `WebSocket`'s
+   * class doc) and the socket stays open.
+   */
   get code(): number {
     return this.#code;
   }

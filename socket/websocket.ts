@@ -37,7 +37,7 @@ import type {
   Runtime,
   Transport,
   TransportHandlers,
-} from "./transport.ts";
+} from "../adapters/transport.ts";
 import {
   defineConstants,
   makeEnumerable,
@@ -105,6 +105,27 @@ export type MessageCallback = (
   data: string | Uint8Array,
 ) => void;
 
+/**
+ * The events a {@linkcode WebSocket} dispatches, by type: what
+ * `addEventListener` gives each listener.
+ */
+export interface WebSocketEventMap {
+  /** The opening handshake completed. */
+  open: Event;
+  /** A message (`data`: string, or binary as `binaryType` says). */
+  message: MessageEvent;
+  /** The connection failed, or application code threw (`code` 0). */
+  error: WebSocketErrorEvent;
+  /** The connection closed. */
+  close: WebSocketCloseEvent;
+  /** The peer sent a ping (`data`: its payload); wskit answers it with a pong. */
+  ping: MessageEvent<Uint8Array>;
+  /** The peer sent a pong (`data`: its payload). */
+  pong: MessageEvent<Uint8Array>;
+  /** `send()` returned false earlier and the queue has drained below `highWaterMark`. */
+  drain: Event;
+}
+
 /** Options for a socket whose transport and connection already exist. */
 export interface SocketSetup {
   /** The URL (server side: the request URL). */
@@ -125,10 +146,11 @@ export interface SocketSetup {
   onClosed?: (socket: WebSocket) => void;
   /**
    * Told about every exception thrown by this socket's listeners or
-   * `onMessage` (e.g. a server's `onError` hook). If it throws itself, that
-   * is written with `console.error`.
+   * `onMessage` (e.g. a server's `onError` hook): `event` is the type of
+   * the event whose listener threw, undefined for `onMessage`. If it throws
+   * itself, that is written with `console.error`.
    */
-  onError?: (error: unknown, socket: WebSocket) => void;
+  onError?: (error: unknown, socket: WebSocket, event?: string) => void;
   /** Fail the connection with 1011 when a listener throws (see {@linkcode WebSocketOptions.closeOnHandlerError}). */
   closeOnHandlerError?: boolean;
 }
@@ -238,7 +260,9 @@ export class WebSocket extends EventTarget {
   /** The state applications see; it changes in event order. */
   #state: number = ReadyState.CONNECTING;
   readonly #closeOnHandlerError: boolean;
-  readonly #onError: ((error: unknown, socket: WebSocket) => void) | undefined;
+  readonly #onError:
+    | ((error: unknown, socket: WebSocket, event?: string) => void)
+    | undefined;
   /** Guarded wrappers of the listeners, per capture flag and type. */
   #wrappers:
     | Map<string, Map<EventListenerOrEventListenerObject, EventListener>>
@@ -584,6 +608,20 @@ export class WebSocket extends EventTarget {
    * reaches the process. An object's `handleEvent` is looked up when the
    * event is dispatched, as in the DOM.
    */
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener:
+      | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
+      | { handleEvent(event: WebSocketEventMap[K]): unknown }
+      | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Adds a listener for an event of any other type (see above). */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
   override addEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -627,6 +665,20 @@ export class WebSocket extends EventTarget {
   }
 
   /** Removes a listener added with {@linkcode WebSocket.addEventListener}. */
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener:
+      | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
+      | { handleEvent(event: WebSocketEventMap[K]): unknown }
+      | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /** Removes a listener for an event of any other type. */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
   override removeEventListener(
     type: string,
     listener: EventListenerOrEventListenerObject | null,
@@ -664,14 +716,14 @@ export class WebSocket extends EventTarget {
       }
       result = fn.call(self, event);
     } catch (error) {
-      this.#threw(`a "${type}" listener`, error, this.#closeOnHandlerError);
+      this.#threw(type, error, this.#closeOnHandlerError);
       return;
     }
-    this.#watch(result, `a "${type}" listener`, this.#closeOnHandlerError);
+    this.#watch(result, type, this.#closeOnHandlerError);
   }
 
   /** If `result` is a thenable, reports its rejection. */
-  #watch(result: unknown, what: string, fail: boolean): void {
+  #watch(result: unknown, type: string | undefined, fail: boolean): void {
     if (
       result === null ||
       (typeof result !== "object" && typeof result !== "function")
@@ -680,32 +732,36 @@ export class WebSocket extends EventTarget {
       const then = (result as PromiseLike<unknown>).then;
       if (typeof then !== "function") return;
       then.call(result, undefined, (error: unknown) => {
-        this.#threw(what, error, fail);
+        this.#threw(type, error, fail);
       });
     } catch (error) {
-      this.#threw(what, error, fail);
+      this.#threw(type, error, fail);
     }
   }
 
   /**
-   * Application code (`what`) threw `error`: tells the `onError` hook, then
-   * fails the connection with 1011 (`fail`, while it can) or dispatches an
-   * `error` event with code 0. An `error` listener's exception is not
-   * dispatched again, so nothing loops.
+   * Application code threw `error`: a listener for events of `type`, or
+   * `onMessage` (`type` undefined). Tells the `onError` hook, then fails the
+   * connection with 1011 (`fail`, while it can) or dispatches an `error`
+   * event with code 0. An `error` listener's exception is not dispatched
+   * again, so nothing loops.
    */
-  #threw(what: string, error: unknown, fail: boolean): void {
+  #threw(type: string | undefined, error: unknown, fail: boolean): void {
     const hook = this.#onError;
     if (hook !== undefined) {
       try {
-        hook(error, this);
+        hook(error, this, type);
       } catch (hookError) {
         this.#log(hookError);
       }
     }
-    if (what === `a "error" listener`) {
+    if (type === "error") {
       if (hook === undefined) this.#log(error);
       return;
     }
+    const what = type === undefined
+      ? "the onMessage callback"
+      : `a "${type}" listener`;
     const state = this.#conn.state;
     if (
       fail && !this.#failed &&
@@ -1091,10 +1147,10 @@ export class WebSocket extends EventTarget {
       try {
         result = onMessage(this, data);
       } catch (error) {
-        this.#threw("the onMessage callback", error, true);
+        this.#threw(undefined, error, true);
         return;
       }
-      this.#watch(result, "the onMessage callback", true);
+      this.#watch(result, undefined, true);
       return;
     }
     let payload: unknown = data;
