@@ -40,8 +40,10 @@ export interface RateLimit {
    */
   bytes?: number;
   /**
-   * Most pings from the peer per window; over it: 1008. Off unless set (no
-   * server default: every ping still counts toward `bytes`).
+   * Most pings from the peer per window; over it: 1008. Off on clients;
+   * on a server, `serve()` uses `{ pings: 100 }` (per second) when no
+   * `rateLimit` is given (a `rateLimit` of your own replaces it). Every
+   * ping also counts toward `bytes`.
    */
   pings?: number;
   /** The window in milliseconds (default 1000). */
@@ -119,7 +121,12 @@ export class SocketGuard {
   /** A message of `size` bytes arrived; returns a reason if over the rate. */
   message(size: number): string | undefined {
     const rate = this.#limits.rateLimit;
-    if (rate === undefined) return undefined;
+    if (
+      rate === undefined ||
+      (rate.messages === undefined && rate.bytes === undefined)
+    ) {
+      return undefined; // (a ping limit alone costs messages nothing)
+    }
     this.#window(rate);
     this.#messages++;
     this.#bytes += size;

@@ -74,6 +74,12 @@ export interface ErrorContext {
   socket?: WebSocket;
 }
 
+/**
+ * The server's default ping rate limit, per second, when `limits.rateLimit`
+ * is not given: past it the connection fails with 1008.
+ */
+export const DEFAULT_PINGS_PER_SECOND = 100;
+
 /** Server options. */
 export interface ServeOptions extends ConnectionOptions {
   /** Address to bind (default "127.0.0.1"); ignored by `attach()`. */
@@ -159,8 +165,9 @@ export interface ServeOptions extends ConnectionOptions {
   pauseReadingAt?: number;
   /**
    * Per-connection limits. Defaults on a server: `maxQueuedBytes` twice
-   * `maxMessageSize` (128 MiB), `backpressureTimeout` 30 s; no rate limit
-   * and no idle timeout unless set.
+   * `maxMessageSize` (128 MiB), `backpressureTimeout` 30 s, `rateLimit`
+   * `{ pings: 100 }` per second (a `rateLimit` given here replaces it);
+   * no message rate limit and no idle timeout unless set.
    */
   limits?: SocketLimits;
   /**
@@ -273,6 +280,8 @@ export class WebSocketServer {
       maxQueuedBytes: 2 *
         (options.maxMessageSize ?? DEFAULT_MESSAGE_LIMITS.maxMessageSize),
       backpressureTimeout: 30_000,
+      // A peer may ping, but not flood: each ping costs an answer and work.
+      rateLimit: { pings: DEFAULT_PINGS_PER_SECOND },
       ...options.limits,
     };
   }

@@ -305,6 +305,8 @@ export class WebSocket extends EventTarget {
   #needDrain = false;
   #paused = false;
   #readingPaused = false;
+  /** Reading stopped for good: a limit failed the connection. */
+  #deaf = false;
   #blobChain?: Promise<void>;
   /** The `on…` handlers' slots, made when the first one is set. */
   #on: Partial<Record<HandlerName, { fn: Handler }>> | undefined;
@@ -664,6 +666,14 @@ export class WebSocket extends EventTarget {
     super.addEventListener(type, wrapper, options);
   }
 
+  /** Whether a listener for `type` is registered (through `addEventListener`). */
+  #heard(type: string): boolean {
+    const wrappers = this.#wrappers;
+    if (wrappers === undefined) return false;
+    return (wrappers.get("b:" + type)?.size ?? 0) > 0 ||
+      (wrappers.get("c:" + type)?.size ?? 0) > 0;
+  }
+
   /** Removes a listener added with {@linkcode WebSocket.addEventListener}. */
   override removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
@@ -1002,7 +1012,19 @@ export class WebSocket extends EventTarget {
   resumeReading(): void {
     if (!this.#readingPaused) return;
     this.#readingPaused = false;
-    if (!this.#paused && !this.#decoding) this.#transport.resume();
+    if (!this.#paused && !this.#decoding && !this.#deaf) {
+      this.#transport.resume();
+    }
+  }
+
+  /**
+   * A limit failed the connection: read nothing more (RFC 6455 §7.1.1: no
+   * more data is processed after failing), so a flooding peer costs no
+   * more reads; the close timeout then drops the transport.
+   */
+  #stopReading(): void {
+    this.#deaf = true;
+    this.#transport.pause();
   }
 
   /** Closes the transport at once, with no close frame (close code 1006). */
@@ -1061,13 +1083,18 @@ export class WebSocket extends EventTarget {
             );
             if (over !== undefined) {
               this.#failed = true;
+              this.#stopReading();
               this.#handle(this.#conn.fail(1008, over));
               break;
             }
           }
-          this.dispatchEvent(
-            new MessageEvent(event.type, { data: event.data }),
-          );
+          // No event object per ping when nothing listens (a ping flood
+          // would otherwise allocate one per ping for nobody).
+          if (this.#heard(event.type)) {
+            this.dispatchEvent(
+              new MessageEvent(event.type, { data: event.data }),
+            );
+          }
           break;
         case "error":
           if (this.#state < ReadyState.CLOSING) {
@@ -1110,7 +1137,7 @@ export class WebSocket extends EventTarget {
       if (closed !== undefined) {
         this.#closedWhileDecoding = undefined;
         this.#onTransportClose(closed.error);
-      } else if (!this.#paused && !this.#readingPaused) {
+      } else if (!this.#paused && !this.#readingPaused && !this.#deaf) {
         this.#transport.resume();
       }
     };
@@ -1137,6 +1164,7 @@ export class WebSocket extends EventTarget {
       );
       if (over !== undefined) {
         this.#failed = true;
+        this.#stopReading();
         this.#handle(this.#conn.fail(1008, over));
         return;
       }
@@ -1239,7 +1267,9 @@ export class WebSocket extends EventTarget {
     if (this.#paused && this.#transport.buffered <= this.#pauseReadingAt / 2) {
       this.#paused = false;
       this.#guard?.paused(false);
-      if (!this.#readingPaused && !this.#decoding) this.#transport.resume();
+      if (!this.#readingPaused && !this.#decoding && !this.#deaf) {
+        this.#transport.resume();
+      }
     }
     if (this.#needDrain && this.#transport.buffered < this.#highWaterMark) {
       this.#needDrain = false;

@@ -110,3 +110,59 @@ test("limits_control: pings under the limits are answered and the connection sta
     await server.close();
   }
 });
+
+test("limits_control: a server's default ping limit ends a flood from a peer that never reads", async () => {
+  let serverClose: number | undefined;
+  const server = await startEcho({
+    closeTimeout: 300,
+    onConnection(socket) {
+      socket.addEventListener("close", (e) => serverClose = e.code);
+    },
+  });
+  try {
+    const raw = await rawClient(server.port);
+    raw.socket.pause(); // never reads
+    const ping = clientFrame(9, new Uint8Array(125));
+    const burst = Buffer.concat(Array.from({ length: 500 }, () => ping));
+    // 500 pings at once: over the default 100 per second.
+    raw.socket.write(burst);
+    const gone = new Promise((resolve) => raw.socket.once("close", resolve));
+    // The server failed the connection (1008), stopped reading, and drops
+    // the transport after its close timeout although we never answer.
+    await until(() => serverClose !== undefined, "the server's close");
+    raw.socket.resume();
+    await gone;
+    assert.equal(
+      serverClose,
+      1006,
+      "not a clean close: the peer never answered",
+    );
+    const seen = frames(raw.received());
+    assert.equal(seen.close, 1008);
+    assert.ok(
+      seen.pongs <= 101,
+      `at most the allowed pings answered (${seen.pongs})`,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test("limits_control: a rateLimit of your own replaces the server's default ping limit", async () => {
+  const server = await startEcho({ limits: { rateLimit: { bytes: 1 << 20 } } });
+  try {
+    const raw = await rawClient(server.port);
+    const ping = clientFrame(9, new Uint8Array(0));
+    raw.socket.write(Buffer.concat(Array.from({ length: 300 }, () => ping)));
+    raw.socket.write(clientFrame(1, "still open"));
+    await until(
+      () => raw.received().includes(Buffer.from("still open")),
+      "the echo after 300 pings",
+    );
+    assert.equal(frames(raw.received()).close, 0);
+    assert.ok(frames(raw.received()).pongs > 0);
+    raw.socket.destroy();
+  } finally {
+    await server.close();
+  }
+});
