@@ -289,3 +289,25 @@ export const fmt = (x, digits = 0) =>
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A masked client frame (fixed key), RSV1 when `compressed`. */
+export function frame(
+  opcode,
+  payload,
+  { fin = true, compressed = false } = {},
+) {
+  const key = [0x12, 0x34, 0x56, 0x78];
+  const len = payload.length;
+  const head = [(fin ? 0x80 : 0) | (compressed ? 0x40 : 0) | opcode];
+  if (len < 126) head.push(0x80 | len);
+  else if (len < 65536) head.push(0x80 | 126, len >> 8, len & 255);
+  else {
+    head.push(0x80 | 127, 0, 0, 0, 0);
+    head.push(len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255);
+  }
+  head.push(...key);
+  const out = Buffer.alloc(head.length + len);
+  out.set(head);
+  for (let i = 0; i < len; i++) out[head.length + i] = payload[i] ^ key[i & 3];
+  return out;
+}

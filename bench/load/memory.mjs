@@ -22,6 +22,7 @@ import {
   cleanUpOnExit,
   COMMON_OPTIONS,
   fmt,
+  frame,
   median,
   rssBytes,
   selectServers,
@@ -47,28 +48,10 @@ const LIMIT = 64 * MB;
 
 cleanUpOnExit();
 
-/** A masked client frame with a fixed key. */
-function frame(opcode, payload, fin = true) {
-  const key = [0x12, 0x34, 0x56, 0x78];
-  const len = payload.length;
-  const head = [(fin ? 0x80 : 0) | opcode];
-  if (len < 126) head.push(0x80 | len);
-  else if (len < 65536) head.push(0x80 | 126, len >> 8, len & 255);
-  else {
-    head.push(0x80 | 127, 0, 0, 0, 0);
-    head.push(len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255);
-  }
-  head.push(...key);
-  const out = Buffer.alloc(head.length + len);
-  out.set(head);
-  for (let i = 0; i < len; i++) out[head.length + i] = payload[i] ^ key[i & 3];
-  return out;
-}
-
 const FRAGMENT = new Uint8Array(MB).fill(0x61);
-const FIRST = frame(0x2, FRAGMENT, false);
-const MIDDLE = frame(0x0, FRAGMENT, false);
-const LAST = frame(0x0, FRAGMENT, true);
+const FIRST = frame(0x2, FRAGMENT, { fin: false });
+const MIDDLE = frame(0x0, FRAGMENT, { fin: false });
+const LAST = frame(0x0, FRAGMENT);
 /** About 64 KiB of ping frames each, written again and again. */
 const PINGS = Buffer.concat(Array(500).fill(frame(0x9, new Uint8Array(125))));
 const PINGS0 = Buffer.concat(Array(10900).fill(frame(0x9, new Uint8Array(0))));
