@@ -16,7 +16,6 @@
 //     [--scenarios bomb,big-ack,big] [--modes async,sync] [--duration 5000]
 //     [--json]
 
-import * as net from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { constants, deflateRawSync } from "node:zlib";
@@ -26,6 +25,7 @@ import {
   cpuSeconds,
   frame,
   here,
+  openRaw,
   spawnServer,
   stop,
   waitForReady,
@@ -72,35 +72,6 @@ const FRAMES = {
   big: frame(0x2, PAYLOADS.big, { compressed: true }),
 };
 FRAMES["big-ack"] = FRAMES.big;
-
-/** Opens a raw WebSocket connection; resolves with the socket once upgraded. */
-function open(port, deflate) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.setNoDelay(true);
-    let head = Buffer.alloc(0);
-    const onData = (data) => {
-      head = Buffer.concat([head, data]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      socket.off("data", onData);
-      socket.off("error", reject);
-      if (!head.subarray(0, 12).toString().includes("101")) {
-        reject(new Error(`handshake failed: ${head.subarray(0, 40)}`));
-        return;
-      }
-      resolve({ socket, rest: head.subarray(end + 4) });
-    };
-    socket.on("data", onData);
-    socket.on("error", reject);
-    socket.write(
-      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-        (deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") +
-        "\r\n",
-    );
-  });
-}
 
 /**
  * Counts whole frames in a byte stream (headers parsed, payloads skipped):
@@ -150,7 +121,7 @@ async function attacker(port, scenario, state) {
   while (!state.stop) {
     let conn;
     try {
-      conn = await open(port, true);
+      conn = await openRaw(port, true);
     } catch {
       continue;
     }
@@ -183,7 +154,7 @@ async function attacker(port, scenario, state) {
 
 /** The victim: a ping every PING_EVERY ms; resolves with the RTTs (ms) of pings sent in the window. */
 async function victim(port, state) {
-  const { socket, rest } = await open(port, false);
+  const { socket, rest } = await openRaw(port, false);
   const sentAt = new Map();
   const rtts = [];
   let seq = 0;

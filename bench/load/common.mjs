@@ -3,6 +3,7 @@
 // stopping processes, and sampling a process's /proc entries.
 
 import { spawn } from "node:child_process";
+import * as net from "node:net";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -310,4 +311,37 @@ export function frame(
   out.set(head);
   for (let i = 0; i < len; i++) out[head.length + i] = payload[i] ^ key[i & 3];
   return out;
+}
+
+/**
+ * Opens a raw WebSocket connection to 127.0.0.1:`port` (offering
+ * permessage-deflate when `deflate`); resolves with the socket and the
+ * bytes that came after the 101 head.
+ */
+export function openRaw(port, deflate = false) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.setNoDelay(true);
+    let head = Buffer.alloc(0);
+    const onData = (data) => {
+      head = Buffer.concat([head, data]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      socket.off("data", onData);
+      socket.off("error", reject);
+      if (!head.subarray(0, 12).toString().includes("101")) {
+        reject(new Error(`handshake failed: ${head.subarray(0, 40)}`));
+        return;
+      }
+      resolve({ socket, rest: head.subarray(end + 4) });
+    };
+    socket.on("data", onData);
+    socket.on("error", reject);
+    socket.write(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        (deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") +
+        "\r\n",
+    );
+  });
 }

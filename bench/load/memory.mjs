@@ -16,7 +16,6 @@
 //   node bench/load/memory.mjs [--runtimes node,deno,bun] [--servers wskit,ws]
 //     [--scenarios fragments,pings,pings0] [--repeats 3] [--flood 3000] [--json]
 
-import * as net from "node:net";
 import { parseArgs } from "node:util";
 import {
   cleanUpOnExit,
@@ -24,6 +23,7 @@ import {
   fmt,
   frame,
   median,
+  openRaw,
   rssBytes,
   selectServers,
   sleep,
@@ -55,32 +55,6 @@ const LAST = frame(0x0, FRAGMENT);
 /** About 64 KiB of ping frames each, written again and again. */
 const PINGS = Buffer.concat(Array(500).fill(frame(0x9, new Uint8Array(125))));
 const PINGS0 = Buffer.concat(Array(10900).fill(frame(0x9, new Uint8Array(0))));
-
-/** Opens a raw WebSocket connection; resolves with the socket once upgraded. */
-function open(port) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.setNoDelay(true);
-    let head = Buffer.alloc(0);
-    const onData = (data) => {
-      head = Buffer.concat([head, data]);
-      if (head.indexOf("\r\n\r\n") < 0) return;
-      socket.off("data", onData);
-      socket.off("error", reject);
-      if (!head.subarray(0, 12).toString().includes("101")) {
-        reject(new Error(`handshake failed: ${head.subarray(0, 40)}`));
-        return;
-      }
-      resolve(socket);
-    };
-    socket.on("data", onData);
-    socket.on("error", reject);
-    socket.write(
-      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    );
-  });
-}
 
 /** Writes `next()` until it returns undefined or the socket closes, with backpressure. */
 async function pump(socket, next) {
@@ -149,7 +123,7 @@ async function measure(server, scenario) {
     : {};
   const child = spawnServer(server, env);
   const port = await waitForReady(child, server.name);
-  const socket = await open(port);
+  const { socket } = await openRaw(port);
   await sleep(1000);
   const base = rssBytes(child.pid);
   let peak = base;
