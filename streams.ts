@@ -57,10 +57,11 @@ import {
   type StreamTransportOptions,
 } from "./adapters/streams.ts";
 import {
-  createSocket,
+  adoptSocket,
   WebSocket,
   type WebSocketOptions,
 } from "./socket/websocket.ts";
+import { Driver } from "./socket/driver.ts";
 
 // The streams API and the socket class, so that this module is a complete
 // browser entry point.
@@ -139,14 +140,6 @@ export interface StreamServerOptions
   transport?: StreamTransportOptions;
 }
 
-/** Reads the status line of an HTTP response the server wrote, if any. */
-function statusLine(bytes: Uint8Array | undefined): string {
-  if (bytes === undefined) return "";
-  const head = new TextDecoder().decode(bytes.subarray(0, 200));
-  const line = head.split("\r\n", 1)[0];
-  return line.startsWith("HTTP/") ? line : "";
-}
-
 /**
  * Runs the server side of the opening handshake over `pair`, with the same
  * hooks as `serve()`, and resolves with the accepted socket. Rejects if the
@@ -160,40 +153,18 @@ export function acceptStream(
   pair: StreamPair,
   options: StreamServerOptions = {},
 ): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const { transport: transportOptions, ...serveOptions } = options;
-    const transport = new StreamTransport(pair, transportOptions);
-    let response: Uint8Array | undefined;
-    const write = transport.write.bind(transport);
-    transport.write = (chunk) => {
-      response ??= chunk;
-      return write(chunk);
-    };
-    let accepted = false;
-    transport.onFinish = () => {
-      if (accepted) return;
-      const status = statusLine(response);
-      reject(
-        new Error(
-          status === ""
-            ? "wskit: the stream closed during the opening handshake"
-            : `wskit: the opening handshake failed: ${status}`,
-        ),
-      );
-    };
-    const server = new WebSocketServer(NO_NETWORK, {
-      ...serveOptions,
-      onConnection(socket: WebSocket, request: UpgradeRequest) {
-        accepted = true;
-        transport.write = write;
-        options.onConnection?.(socket, request);
-        transport.hold(true);
-        setTimeout(() => transport.hold(false), 0);
-        resolve(socket);
-      },
-    });
-    server.handleTransport(transport);
+  const { transport: transportOptions, ...serveOptions } = options;
+  const transport = new StreamTransport(pair, transportOptions);
+  const server = new WebSocketServer(NO_NETWORK, {
+    ...serveOptions,
+    onConnection(socket: WebSocket, request: UpgradeRequest): void {
+      options.onConnection?.(socket, request);
+      // Hold what follows until the task after the promise settles.
+      transport.hold(true);
+      setTimeout(() => transport.hold(false), 0);
+    },
   });
+  return server.accept(transport);
 }
 
 /** Options for {@linkcode openStream}. */
@@ -222,10 +193,9 @@ export function openStream(
   options: OpenStreamOptions,
 ): WebSocket {
   const { transport, url, highWaterMark, ...connection } = options;
-  return createSocket({
-    url: url ?? "ws://localhost/",
-    connection: new Connection(connection),
-    transport: new StreamTransport(pair, transport),
-    highWaterMark,
-  });
+  const driver = new Driver(
+    new Connection(connection),
+    new StreamTransport(pair, transport),
+  );
+  return adoptSocket(driver, { url: url ?? "ws://localhost/", highWaterMark });
 }

@@ -146,6 +146,19 @@ export type ConnectionEvent =
     wasClean: boolean;
   };
 
+/** What the embedder's one timer for a connection waits for. */
+export interface ConnectionTimer {
+  /**
+   * `"handshake"`: the opening handshake; when it expires call `timeout()`.
+   * `"close"`: the peer's close frame; when it expires call `timeout()`.
+   * `"linger"`: closed, the transport still open: waiting for the peer to
+   * close it; when it expires destroy the transport.
+   */
+  readonly kind: "handshake" | "close" | "linger";
+  /** Milliseconds, counted from when this timer was first reported. */
+  readonly ms: number;
+}
+
 /** Options shared by both roles. */
 export interface ConnectionOptions extends Partial<MessageLimits> {
   /** Milliseconds to wait for the peer's close frame, and (client) for the
@@ -153,6 +166,9 @@ export interface ConnectionOptions extends Partial<MessageLimits> {
   closeTimeout?: number;
   /** Milliseconds the opening handshake may take. Default 10000. */
   handshakeTimeout?: number;
+  /** Milliseconds to wait, once closed, for the peer to close the
+   * transport before it is dropped. Default `closeTimeout`. */
+  lingerTimeout?: number;
   /**
    * Extensions to negotiate during the handshake (client: offered in this
    * order; server: accepted in this order of preference).
@@ -206,6 +222,7 @@ export interface SendOptions {
  * only the latest ping is answered (see `#pongLength` in `Connection`).
  */
 const PONGS_IN_ORDER = 32;
+const LINGER_NONE: ConnectionTimer = { kind: "linger", ms: 0 };
 const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
 /**
  * Where `#events` points between calls, so an idle connection does not keep
@@ -247,6 +264,9 @@ export class Connection implements FrameSink {
   #extensions: string;
   readonly #closeTimeout: number;
   readonly #handshakeTimeout: number;
+  readonly #timers: Record<"handshake" | "close" | "linger", ConnectionTimer>;
+  #opened_ = true;
+  #transportGone = false;
   readonly #decoder: FrameDecoder;
   #messages: MessageAssembler | undefined;
   readonly #limits: MessageLimits;
@@ -317,6 +337,14 @@ export class Connection implements FrameSink {
     this.#extensions = options.extensions ?? "";
     this.#closeTimeout = options.closeTimeout ?? 5000;
     this.#handshakeTimeout = options.handshakeTimeout ?? 10000;
+    this.#timers = {
+      handshake: { kind: "handshake", ms: this.#handshakeTimeout },
+      close: { kind: "close", ms: this.#closeTimeout },
+      linger: {
+        kind: "linger",
+        ms: options.lingerTimeout ?? this.#closeTimeout,
+      },
+    };
     this.#mask = this.role === "client";
     this.#decoder = new FrameDecoder(this, { role: this.role });
     this.#suspendable = options.suspendable === true;
@@ -352,6 +380,7 @@ export class Connection implements FrameSink {
     });
     const conn = new Connection({ ...options, role: "client" });
     conn.#state = ReadyState.CONNECTING;
+    conn.#opened_ = false;
     conn.#clientRequest = request;
     conn.#http = HttpHeadParser.response(options.httpLimits);
     conn.#output.push(request.bytes);
@@ -417,6 +446,22 @@ export class Connection implements FrameSink {
         return undefined;
       default:
         return this.#closeTimeout;
+    }
+  }
+
+  /** TEMPORARY shim: what the embedder's timer waits for. */
+  get timer(): ConnectionTimer | undefined {
+    if (this.#transportGone) return undefined;
+    switch (this.#state) {
+      case ReadyState.CONNECTING:
+        return this.#timers.handshake;
+      case ReadyState.OPEN:
+        return undefined;
+      case ReadyState.CLOSING:
+        return this.#timers.close;
+      default:
+        if (this.role === "client" && !this.#opened_) return LINGER_NONE;
+        return this.#timers.linger;
     }
   }
 
@@ -694,6 +739,7 @@ export class Connection implements FrameSink {
 
   #opened(protocol: string, extensions: string, headers?: HeaderMap): void {
     this.#state = ReadyState.OPEN;
+    this.#opened_ = true;
     this.#protocol = protocol;
     this.#extensions = extensions;
     this.#events.push(
@@ -1118,6 +1164,7 @@ export class Connection implements FrameSink {
    */
   transportClosed(): readonly ConnectionEvent[] {
     this.#wantsTransportClose = true;
+    this.#transportGone = true;
     if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
     return this.#run(() => {
       if (this.#state === ReadyState.CONNECTING) {

@@ -4,8 +4,13 @@
  * reader, a limit on how long reading may stay paused for backpressure, a
  * message/byte rate limit, and an idle timeout with ping keep-alive.
  *
+ * A guard has no timer of its own: it says when it wants to check
+ * (`wakeAt`) and the connection's driver wakes it from its one timer.
+ *
  * @module
  */
+
+import type { Wakeful } from "./driver.ts";
 
 /** Limits for one connection. Every one is off unless set. */
 export interface SocketLimits {
@@ -59,7 +64,7 @@ export interface GuardActions {
 }
 
 /** Enforces {@linkcode SocketLimits} for one socket. */
-export class SocketGuard {
+export class SocketGuard implements Wakeful {
   readonly #limits: SocketLimits;
   readonly #actions: GuardActions;
   #lastReceive = Date.now();
@@ -68,37 +73,49 @@ export class SocketGuard {
   #bytes = 0;
   #pings = 0;
   #pausedSince = -1;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  /** Milliseconds between checks (Infinity: nothing to check). */
+  readonly #tick: number;
+  /** When the next check is due, or undefined while none is needed. */
+  #wakeAt: number | undefined;
 
   /**
-   * Starts the idle timer, if `limits.idleTimeout` is set. Without it, a
-   * timer runs only while reading is paused for backpressure, so an idle
-   * connection under the server's default limits has none.
+   * Checks periodically while `limits.idleTimeout` is set. Without it, only
+   * while reading is paused for backpressure, so an idle connection under
+   * the server's default limits needs no timer.
    */
   constructor(limits: SocketLimits, actions: GuardActions) {
     this.#limits = limits;
     this.#actions = actions;
-    if (limits.idleTimeout !== undefined) this.#start();
-  }
-
-  /** Starts the periodic check, unless it runs already. */
-  #start(): void {
-    if (this.#timer !== undefined) return;
-    const idle = this.#limits.idleTimeout;
-    const pausedLimit = this.#limits.backpressureTimeout;
+    const idle = limits.idleTimeout;
+    const pausedLimit = limits.backpressureTimeout;
     // Check four times per period, so a ping goes out with at least a
     // quarter of the idle timeout left for its pong.
     const tick = Math.min(
       idle === undefined ? Infinity : idle / 4,
       pausedLimit === undefined ? Infinity : pausedLimit / 4,
     );
-    if (Number.isFinite(tick)) {
-      this.#timer = setInterval(() => this.#check(), Math.max(tick, 10));
-    }
+    this.#tick = Number.isFinite(tick) ? Math.max(tick, 10) : Infinity;
+    if (idle !== undefined) this.#start();
   }
 
-  #check(): void {
-    const now = Date.now();
+  /** When (`Date.now()` ms) the guard wants to check, if it does. */
+  get wakeAt(): number | undefined {
+    return this.#wakeAt;
+  }
+
+  /** Runs the due check, and plans the next. */
+  wake(now: number): void {
+    this.#wakeAt = now + this.#tick;
+    this.#check(now);
+  }
+
+  /** Starts the periodic check, unless it runs already. */
+  #start(): void {
+    if (this.#wakeAt !== undefined || this.#tick === Infinity) return;
+    this.#wakeAt = Date.now() + this.#tick;
+  }
+
+  #check(now: number): void {
     const idle = this.#limits.idleTimeout;
     const pausedLimit = this.#limits.backpressureTimeout;
     if (
@@ -189,9 +206,8 @@ export class SocketGuard {
     }
   }
 
-  /** Stops the timer (the connection closed, or reading resumed). */
+  /** Stops the checks (the connection closed, or reading resumed). */
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#wakeAt = undefined;
   }
 }

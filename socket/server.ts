@@ -26,8 +26,9 @@ import type {
   Transport,
 } from "../adapters/transport.ts";
 import type { PerMessageDeflateOptions } from "../core/permessage_deflate.ts";
+import { Driver, Hold, refuse } from "./driver.ts";
 import {
-  createSocket,
+  adoptSocket,
   type MessageCallback,
   type SendData,
   WebSocket,
@@ -248,6 +249,29 @@ function originAllowed(
   return origins.some((allowed) => allowed.toLowerCase() === lower);
 }
 
+/** Who waits for a handshake's outcome (`WebSocketServer.accept`). */
+interface Outcome {
+  resolve(socket: WebSocket): void;
+  reject(error: Error): void;
+}
+
+/** A handshake in progress: its outcome's waiter, and the status answered. */
+interface Handshake {
+  outcome?: Outcome;
+  status?: number;
+}
+
+/** The error `accept()` rejects with when the handshake did not succeed. */
+function handshakeFailure(status: number | undefined): Error {
+  return new Error(
+    status === undefined
+      ? "wskit: the transport closed during the opening handshake"
+      : `wskit: the opening handshake failed: answered HTTP/1.1 ${status}`,
+  );
+}
+
+const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
+
 /** A running server; see the module doc. */
 export class WebSocketServer {
   readonly #runtime: Runtime;
@@ -258,9 +282,9 @@ export class WebSocketServer {
     this.#clients.delete(socket);
     this.#connections.delete(socket);
   };
-  readonly #connections = new Map<WebSocket, Connection>();
-  /** Handshaking transports, each with its cleanup. */
-  readonly #pending = new Map<Transport, () => void>();
+  readonly #connections = new Map<WebSocket, Driver>();
+  /** The drivers of the handshaking transports, with what waits on each. */
+  readonly #pending = new Map<Driver, Handshake>();
   #listener?: Listener;
   #closing = false;
 
@@ -322,10 +346,11 @@ export class WebSocketServer {
     const text = typeof data === "string";
     const bytes = text ? new TextEncoder().encode(data) : data;
     let count = 0;
-    for (const [socket, conn] of this.#connections) {
+    for (const [socket, driver] of this.#connections) {
+      const conn = driver.connection;
       if (socket === except || conn.state !== ReadyState.OPEN) continue;
       conn.send(bytes, { text });
-      socket.handleEvents([]);
+      driver.deliver(NO_EVENTS); // the socket writes it
       count++;
     }
     return count;
@@ -339,7 +364,7 @@ export class WebSocketServer {
   async close(code = 1001, reason = "server shutting down"): Promise<void> {
     this.#closing = true;
     const stopped = this.#listener?.close();
-    for (const transport of this.#pending.keys()) transport.destroy();
+    for (const driver of this.#pending.keys()) driver.destroy();
     const closed = [...this.#clients].map((socket) =>
       new Promise<void>((resolve) => {
         if (socket.readyState === WebSocket.CLOSED) return resolve();
@@ -376,34 +401,9 @@ export class WebSocketServer {
     console.error(`wskit: ${context.source} failed`, error);
   }
 
-  /**
-   * Ends `transport` (sending what is queued, then EOF) and destroys it if
-   * the peer has not closed within `lingerTimeout`, so a peer that keeps
-   * TCP open cannot hold the socket or its slot.
-   */
-  #end(transport: Transport): void {
-    const handlers = transport.handlers;
-    const timer = setTimeout(
-      () => transport.destroy(),
-      this.#options.lingerTimeout ?? 5000,
-    );
-    transport.handlers = {
-      data() {},
-      drain() {},
-      close(error?: Error): void {
-        clearTimeout(timer);
-        handlers.close(error);
-      },
-    };
-    transport.resume(); // to see the peer's EOF (reads were paused to decide)
-    transport.end();
-  }
-
   /** Runs the opening handshake on a new transport (HTTP not yet parsed). */
   handleTransport(transport: Transport): void {
-    if (this.#refuseIfFull(transport)) return;
-    const conn = Connection.server(this.#options);
-    this.#bind(transport, conn);
+    this.#handshake(transport);
   }
 
   /**
@@ -415,78 +415,85 @@ export class WebSocketServer {
     request: HttpRequestHead,
     head: Uint8Array,
   ): void {
-    if (this.#refuseIfFull(transport)) return;
-    const conn = Connection.server(this.#options);
-    this.#bind(transport, conn);
-    this.#step(transport, conn, conn.receiveHead(request, head));
+    const driver = this.#handshake(transport);
+    driver?.deliver(driver.connection.receiveHead(request, head));
   }
 
-  /** Answers 503 when closing or at `maxConnections`; true if it did. */
-  #refuseIfFull(transport: Transport): boolean {
+  /**
+   * Runs the opening handshake on `transport` and resolves with the socket
+   * once the connection is accepted (after `onConnection`). Rejects when it
+   * is not: the error says which HTTP status was answered, if any.
+   */
+  accept(transport: Transport): Promise<WebSocket> {
+    return new Promise((resolve, reject) => {
+      this.#handshake(transport, { resolve, reject });
+    });
+  }
+
+  /**
+   * Starts the handshake phase: a driver for a server connection, owned by
+   * the server until the hooks decide. Answers 503 instead (and returns
+   * undefined) when closing or at `maxConnections`.
+   */
+  #handshake(transport: Transport, outcome?: Outcome): Driver | undefined {
     const limit = this.#options.maxConnections;
     if (
-      !this.#closing && (limit === undefined || this.#connectionCount() < limit)
+      this.#closing ||
+      (limit !== undefined && this.#connectionCount() >= limit)
     ) {
-      return false;
+      refuse(
+        transport,
+        buildRejectResponse(503, { body: "server is full" }),
+        this.#options.lingerTimeout ?? this.#options.closeTimeout ?? 5000,
+      );
+      outcome?.reject(handshakeFailure(503));
+      return undefined;
     }
-    transport.handlers = { data() {}, drain() {}, close() {} };
-    transport.write(buildRejectResponse(503, { body: "server is full" }));
-    this.#end(transport);
-    return true;
-  }
-
-  #bind(transport: Transport, conn: Connection): void {
-    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
-      timer = undefined;
-      this.#step(transport, conn, conn.timeout());
-    }, conn.deadline ?? 10000);
-    this.#pending.set(transport, () => {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      this.#pending.delete(transport);
-    });
-    transport.handlers = {
-      data: (chunk) => this.#step(transport, conn, conn.receive(chunk)),
-      drain() {},
-      close: () => {
-        this.#pending.get(transport)?.();
-        conn.transportClosed();
+    const conn = Connection.server(this.#options);
+    const shake: Handshake = { outcome };
+    const driver: Driver = new Driver(conn, transport, {
+      events: (events) => {
+        for (const event of events) {
+          if (event.type === "error") shake.status ??= event.status;
+        }
+        this.#step(driver, events);
       },
-    };
+      drained() {},
+      closed: () => {
+        this.#pending.delete(driver);
+        conn.transportClosed();
+        shake.outcome?.reject(handshakeFailure(shake.status));
+      },
+    }, this.#options.pauseReadingAt ?? 1024 * 1024);
+    this.#pending.set(driver, shake);
+    driver.flush(); // arms the handshake timer
+    return driver;
   }
 
   /** Writes output and handles events while the connection is handshaking. */
-  #step(
-    transport: Transport,
-    conn: Connection,
-    events: readonly ConnectionEvent[],
-  ): void {
-    for (const chunk of conn.takeOutput()) transport.write(chunk);
-    if (conn.wantsTransportClose) {
-      this.#end(transport);
-      return;
-    }
+  #step(driver: Driver, events: readonly ConnectionEvent[]): void {
+    driver.flush();
+    if (driver.connection.wantsTransportClose) return;
     for (const event of events) {
       if (event.type === "request") {
         // Read nothing more until the hooks have decided: what the peer
         // pipelines after its request waits in the OS, not in our memory, so
         // the answer does not depend on how its bytes were split into reads.
-        transport.pause();
-        this.#decide(transport, conn, event.request).catch((error) => {
+        driver.hold(Hold.Deciding, true);
+        this.#decide(driver, event.request).catch((error) => {
           // Not expected (every hook is guarded); never leave it unhandled.
           this.#report(error, { source: "handshake", request: event.request });
-          if (conn.state === ReadyState.CONNECTING) transport.destroy();
+          if (driver.connection.state === ReadyState.CONNECTING) {
+            driver.destroy();
+          }
         });
       }
     }
   }
 
-  async #decide(
-    transport: Transport,
-    conn: Connection,
-    request: UpgradeRequest,
-  ): Promise<void> {
+  async #decide(driver: Driver, request: UpgradeRequest): Promise<void> {
     const options = this.#options;
+    const conn = driver.connection;
     const protocol = this.#chooseProtocol(request);
     let rejection: Rejection | undefined = typeof protocol === "object"
       ? protocol
@@ -502,20 +509,25 @@ export class WebSocketServer {
       rejection = { status: 400, body: "no acceptable subprotocol offered" };
     }
     if (rejection === undefined && options.authenticate !== undefined) {
-      rejection = await this.#authenticate(transport, request);
+      rejection = await this.#authenticate(driver.transport, request);
       if (conn.state !== ReadyState.CONNECTING) return; // gone meanwhile
     }
-    transport.resume(); // the answer (and then the socket) takes the reads
+    // The answer (and then the socket) takes the reads; after a refusal,
+    // reading shows when the peer closes.
+    driver.hold(Hold.Deciding, false);
     if (rejection !== undefined) {
       let events: readonly ConnectionEvent[];
+      const shake = this.#pending.get(driver);
       try {
         events = conn.reject(rejection.status, rejection);
+        if (shake !== undefined) shake.status = rejection.status;
       } catch (error) {
         // An invalid status or header from a hook: answer 500 instead.
         this.#report(error, { source: "authenticate", request });
         events = conn.reject(500, { body: "invalid rejection" });
+        if (shake !== undefined) shake.status = 500;
       }
-      this.#step(transport, conn, events);
+      driver.deliver(events);
       return;
     }
     const accepted = typeof protocol === "string" ? protocol : "";
@@ -529,16 +541,16 @@ export class WebSocketServer {
       // E.g. invalid `responseHeaders`: answer 500 rather than hang.
       this.#report(error, { source: "accept", request });
       const body = error instanceof Error ? error.message : "accept failed";
-      this.#step(transport, conn, conn.reject(500, { body }));
+      const shake = this.#pending.get(driver);
+      if (shake !== undefined) shake.status = 500;
+      driver.deliver(conn.reject(500, { body }));
       return;
     }
-    this.#pending.get(transport)?.();
-    const socket = createSocket({
+    const outcome = this.#pending.get(driver)?.outcome;
+    this.#pending.delete(driver);
+    const socket = adoptSocket(driver, {
       url: requestUrl(request, options.tls !== undefined).href,
-      connection: conn,
-      transport,
       highWaterMark: options.highWaterMark,
-      pauseReadingAt: options.pauseReadingAt ?? 1024 * 1024,
       onMessage: options.onMessage,
       limits: this.#limits,
       onClosed: this.#onClosed,
@@ -554,16 +566,17 @@ export class WebSocketServer {
       closeOnHandlerError: options.closeOnHandlerError,
     });
     this.#clients.add(socket);
-    this.#connections.set(socket, conn);
+    this.#connections.set(socket, driver);
+    outcome?.resolve(socket);
     try {
       options.onConnection?.(socket, request);
     } catch (error) {
       this.#report(error, { source: "onConnection", request, socket });
-      socket.handleEvents(events);
+      driver.deliver(events);
       socket.closeWithCode(1011, "server error");
       return;
     }
-    socket.handleEvents(events);
+    driver.deliver(events);
   }
 
   /** The subprotocol to answer with, or a 500 if the `protocols` hook fails. */

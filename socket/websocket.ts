@@ -11,7 +11,6 @@
  */
 
 import { toBytes } from "../core/bytes.ts";
-import { frameHeaderSize } from "../core/encoder.ts";
 import {
   Connection,
   type ConnectionEvent,
@@ -32,12 +31,12 @@ import {
 } from "../core/permessage_deflate.ts";
 import { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
 import { type GuardActions, SocketGuard, type SocketLimits } from "./guard.ts";
-import type {
-  ClientTlsOptions,
-  Runtime,
-  Transport,
-  TransportHandlers,
-} from "../adapters/transport.ts";
+import type { ClientTlsOptions, Runtime } from "../adapters/transport.ts";
+import { Driver, type DriverOwner, Hold } from "./driver.ts";
+import { BufferedAmount, byteSize } from "./buffered.ts";
+import { GuardedListeners, type Handler, watchResult } from "./listeners.ts";
+
+export type { Handler } from "./listeners.ts";
 import {
   defineConstants,
   makeEnumerable,
@@ -126,18 +125,12 @@ export interface WebSocketEventMap {
   drain: Event;
 }
 
-/** Options for a socket whose transport and connection already exist. */
+/** Options for a socket whose connection already runs on a driver. */
 export interface SocketSetup {
   /** The URL (server side: the request URL). */
   url: string;
-  /** The connection, in any state. */
-  connection: Connection;
-  /** The transport carrying it. */
-  transport: Transport;
   /** `send()` backpressure threshold in bytes. */
   highWaterMark?: number;
-  /** Stop reading from the peer while this many bytes wait to be sent. */
-  pauseReadingAt?: number;
   /** Queue cap, rate limit, idle timeout with keep-alive. */
   limits?: SocketLimits;
   /** Receives messages instead of `message` events. */
@@ -157,11 +150,6 @@ export interface SocketSetup {
 
 /** How binary messages are delivered. */
 export type BinaryType = "blob" | "arraybuffer" | "uint8array";
-
-/** The value of an `on…` handler property: a listener, or null for none. */
-export type Handler = ((event: Event) => unknown) | null;
-const HANDLER_NAMES = ["open", "message", "error", "close"] as const;
-type HandlerName = typeof HANDLER_NAMES[number];
 
 /** Data `send()` accepts. */
 export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
@@ -200,16 +188,29 @@ export function withPerMessageDeflate(
   return [...(base ?? []), permessageDeflate({ ...options, codec })];
 }
 
-/** Builds the object returned to server code for each connection. */
-export function createSocket(setup: SocketSetup): WebSocket {
-  return new WebSocket(setup.url, undefined, { [SETUP]: setup } as never);
+/** The driver and setup `adoptSocket` hands to the constructor it calls. */
+let adopting: { driver: Driver; setup: SocketSetup } | undefined;
+
+/**
+ * Makes the `WebSocket` for a connection that already runs on `driver`
+ * (a server's accepted connection, a stream opened elsewhere): the socket
+ * becomes the driver's owner. Events the connection produced before (e.g.
+ * frames that came with the request) are passed with `driver.deliver()`
+ * once the application has its socket.
+ */
+export function adoptSocket(driver: Driver, setup: SocketSetup): WebSocket {
+  adopting = { driver, setup };
+  try {
+    return new WebSocket(setup.url);
+  } finally {
+    adopting = undefined;
+  }
 }
 
-const SETUP: unique symbol = Symbol("wskit.setup");
 // Set in `WebSocket`'s static block (they reach its private members): one
-// small object per socket for its transport's handlers and one for its
+// small object per socket for its driver's reports and one for its
 // guard's actions, instead of a closure per callback.
-let SocketHandlers: new (ws: WebSocket) => TransportHandlers;
+let SocketOwner: new (ws: WebSocket) => DriverOwner;
 let GuardActionsFor: new (ws: WebSocket) => GuardActions;
 
 /**
@@ -263,53 +264,25 @@ export class WebSocket extends EventTarget {
   readonly #onError:
     | ((error: unknown, socket: WebSocket, event?: string) => void)
     | undefined;
-  /** Guarded wrappers of the listeners, per capture flag and type. */
-  #wrappers:
-    | Map<string, Map<EventListenerOrEventListenerObject, EventListener>>
-    | undefined;
-  /** Whether an `error` listener ran in the dispatch in progress. */
-  #errorHeard = false;
+  /** The guarded listeners and `on…` handlers. */
+  readonly #listeners: GuardedListeners = new GuardedListeners(
+    this,
+    (type, error) => this.#threw(type, error, this.#closeOnHandlerError),
+  );
   /** Whether an unheard listener exception was written to the console. */
   #logged = false;
   readonly #conn: Connection;
-  readonly #transport: Transport;
+  readonly #driver: Driver;
   readonly #highWaterMark: number;
-  readonly #pauseReadingAt: number;
   #closeEvent?: { code: number; reason: string; wasClean: boolean };
   #finished = false;
   #guard: SocketGuard | undefined;
   /** Work deferred to a later task after `open` (see `#handle`). */
   #later: (() => void)[] | undefined;
-  #wasOpen = false;
-  #timer?: ReturnType<typeof setTimeout>;
-  #timerState = -1;
-  /** UTF-8/binary bytes passed to `send()` once closing (never sent). */
-  #discarded = 0;
-  /** Bytes passed to `send()` that wait behind a `Blob` being read. */
-  #waiting = 0;
-  /** Bytes of the messages given to the core and not yet handed to the OS. */
-  #unsent = 0;
-  /**
-   * For each such message, oldest first from `#markHead`: the position its
-   * frame ends at in everything this socket has written, and its size.
-   */
-  #marks: number[] | undefined;
-  #markHead = 0;
-  /** Marks (from the first) that a later task may count as sent. */
-  #settleable = 0;
-  #marksAdded = 0;
-  #marksDropped = 0;
-  #checkpoint: (() => void) | undefined;
-  /** Bytes given to the transport so far. */
-  #written = 0;
+  /** What `bufferedAmount` counts. */
+  readonly #buffered: BufferedAmount;
   #needDrain = false;
-  #paused = false;
-  #readingPaused = false;
-  /** Reading stopped for good: a limit failed the connection. */
-  #deaf = false;
   #blobChain?: Promise<void>;
-  /** The `on…` handlers' slots, made when the first one is set. */
-  #on: Partial<Record<HandlerName, { fn: Handler }>> | undefined;
   #onClosed: ((socket: WebSocket) => void) | undefined;
   /** How deep we are in `#handle`, which flushes when it is done. */
   #handling = 0;
@@ -340,14 +313,15 @@ export class WebSocket extends EventTarget {
       );
     }
     super();
-    const setup = (options as { [SETUP]?: SocketSetup })[SETUP];
-    if (setup !== undefined) {
+    const adopted = adopting;
+    adopting = undefined;
+    if (adopted !== undefined) {
+      const { driver, setup } = adopted;
       this.#url = setup.url;
-      this.#conn = setup.connection;
-      this.#wasOpen = true;
-      this.#transport = setup.transport;
+      this.#driver = driver;
+      this.#conn = driver.connection;
+      driver.owner = new SocketOwner(this);
       this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-      this.#pauseReadingAt = setup.pauseReadingAt ?? Infinity;
       this.#guard = this.#makeGuard(setup.limits);
       this.#onMessage = setup.onMessage;
       this.#onClosed = setup.onClosed;
@@ -381,7 +355,6 @@ export class WebSocket extends EventTarget {
       this.#url = target.href;
       this.#conn = conn;
       this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-      this.#pauseReadingAt = Infinity;
       this.#guard = this.#makeGuard(options.limits);
       this.#onMessage = options.onMessage;
       this.#onError = undefined;
@@ -393,13 +366,15 @@ export class WebSocket extends EventTarget {
             "or pass options.runtime (over a stream pair: connectStream())",
         );
       }
-      this.#transport = runtime.connect({
+      const transport = runtime.connect({
         hostname: target.hostname,
         port: Number(target.port) || (secure ? 443 : 80),
         tls: secure ? (options.tls ?? {}) : undefined,
       });
+      this.#driver = new Driver(conn, transport, new SocketOwner(this));
     }
-    this.#transport.handlers = new SocketHandlers(this);
+    this.#buffered = new BufferedAmount(this.#driver);
+    this.#driver.wakeful = this.#guard; // its checks share the one timer
     // A server socket whose connection already closed (early frames ended in
     // a close) waits for its events to be dispatched before writing.
     if (this.#conn.state !== ReadyState.CLOSED) this.#flush();
@@ -431,21 +406,24 @@ export class WebSocket extends EventTarget {
     // WebIDL counts only required arguments: `close(optional …, optional …)`.
     Object.defineProperty(this.prototype.close, "length", { value: 0 });
     nameInterface(this, "WebSocket");
-    SocketHandlers = class implements TransportHandlers {
+    SocketOwner = class implements DriverOwner {
       readonly ws: WebSocket;
       constructor(ws: WebSocket) {
         this.ws = ws;
       }
-      data(chunk: Uint8Array): void {
+      events(events: readonly ConnectionEvent[], received: boolean): void {
         const ws = this.ws;
-        ws.#guard?.received();
-        ws.#handle(ws.#conn.receive(chunk));
+        if (received) ws.#guard?.received();
+        ws.#handle(events);
       }
-      drain(): void {
+      drained(): void {
         this.ws.#onDrain();
       }
-      close(error?: Error): void {
+      closed(error?: Error): void {
         this.ws.#onTransportClose(error);
+      }
+      backpressure(paused: boolean): void {
+        this.ws.#guard?.paused(paused);
       }
     };
     GuardActionsFor = class implements GuardActions {
@@ -492,49 +470,7 @@ export class WebSocket extends EventTarget {
    * `send()`, once the transport has handed the data to the OS.
    */
   get bufferedAmount(): number {
-    this.#settle();
-    return this.#unsent + this.#waiting + this.#discarded;
-  }
-
-  /** Drops the marks (up to `#settleable`) of messages handed to the OS. */
-  #settle(): void {
-    const marks = this.#marks;
-    if (marks === undefined) return;
-    const handed = this.#written - this.#transport.buffered;
-    let head = this.#markHead;
-    while (
-      head < marks.length && this.#marksDropped < this.#settleable &&
-      marks[head] <= handed
-    ) {
-      this.#unsent -= marks[head + 1];
-      this.#marksDropped++;
-      head += 2;
-    }
-    if (head === marks.length) {
-      marks.length = 0;
-      head = 0;
-    } else if (head > 2048 && head * 2 > marks.length) {
-      marks.splice(0, head);
-      head = 0;
-    }
-    this.#markHead = head;
-  }
-
-  /** Counts a message of `size` bytes just given to the core. */
-  #mark(size: number): void {
-    const marks = this.#marks ??= [];
-    marks.push(this.#written + this.#conn.outputLength, size);
-    this.#unsent += size;
-    if (this.#marksAdded++ === this.#settleable) {
-      // The first mark since the last checkpoint: the next one lets all of
-      // this turn's marks count as sent once they are.
-      queueMicrotask(
-        this.#checkpoint ??= () => {
-          this.#settleable = this.#marksAdded;
-          this.#settle();
-        },
-      );
-    }
+    return this.#buffered.amount;
   }
 
   /** How binary messages arrive: `"blob"` (default), `"arraybuffer"` or `"uint8array"`. */
@@ -552,55 +488,36 @@ export class WebSocket extends EventTarget {
 
   /** The peer's address, when the transport knows it. */
   get remoteAddress(): string | undefined {
-    return this.#transport.remoteAddress;
+    return this.#driver.transport.remoteAddress;
   }
 
   /** `open` handler. */
   get onopen(): Handler {
-    return this.#getHandler("open");
+    return this.#listeners.handler("open");
   }
   set onopen(fn: Handler) {
-    this.#setHandler("open", fn);
+    this.#listeners.setHandler("open", fn);
   }
   /** `message` handler; receives a `MessageEvent`. */
   get onmessage(): ((event: MessageEvent) => unknown) | null {
-    return this.#getHandler("message");
+    return this.#listeners.handler("message");
   }
   set onmessage(fn: ((event: MessageEvent) => unknown) | null) {
-    this.#setHandler("message", fn as Handler);
+    this.#listeners.setHandler("message", fn);
   }
   /** `error` handler. */
   get onerror(): Handler {
-    return this.#getHandler("error");
+    return this.#listeners.handler("error");
   }
   set onerror(fn: Handler) {
-    this.#setHandler("error", fn);
+    this.#listeners.setHandler("error", fn);
   }
   /** `close` handler; receives a `CloseEvent`. */
   get onclose(): ((event: WebSocketCloseEvent) => unknown) | null {
-    return this.#getHandler("close");
+    return this.#listeners.handler("close");
   }
   set onclose(fn: ((event: WebSocketCloseEvent) => unknown) | null) {
-    this.#setHandler("close", fn as Handler);
-  }
-
-  #getHandler(name: HandlerName): Handler {
-    return this.#on?.[name]?.fn ?? null;
-  }
-
-  #setHandler(name: HandlerName, fn: Handler): void {
-    const value = typeof fn === "function" ? fn : null;
-    const slots = this.#on ??= {};
-    const slot = slots[name];
-    if (slot !== undefined) {
-      slot.fn = value;
-      return;
-    }
-    const created = slots[name] = { fn: value };
-    super.addEventListener(name, (event: Event): void => {
-      const fn = created.fn;
-      if (fn !== null) this.#invoke(fn, this, event);
-    });
+    this.#listeners.setHandler("close", fn);
   }
 
   /**
@@ -629,51 +546,8 @@ export class WebSocket extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    if (
-      listener === null ||
-      (typeof listener !== "function" && typeof listener !== "object")
-    ) {
-      super.addEventListener(type, listener, options);
-      return;
-    }
-    const key = listenerKey(type, options);
-    const signal = typeof options === "object" ? options.signal : undefined;
-    if (signal?.aborted) return;
-    const wrappers = this.#wrappers ??= new Map();
-    let slot = wrappers.get(key);
-    if (slot === undefined) wrappers.set(key, slot = new Map());
-    let wrapper = slot.get(listener);
-    if (wrapper === undefined) {
-      const once = typeof options === "object" && options.once === true;
-      const made = wrapper = (event: Event): void => {
-        if (once) this.#forget(key, listener, made);
-        if (typeof listener === "function") {
-          this.#invoke(listener, this, event);
-        } else {
-          this.#invoke(listener.handleEvent, listener, event);
-        }
-      };
-      slot.set(listener, made);
-    }
-    if (signal !== undefined) {
-      const made = wrapper;
-      signal.addEventListener(
-        "abort",
-        () => this.#forget(key, listener, made),
-        { once: true },
-      );
-    }
-    super.addEventListener(type, wrapper, options);
+    this.#listeners.add(type, listener, options);
   }
-
-  /** Whether a listener for `type` is registered (through `addEventListener`). */
-  #heard(type: string): boolean {
-    const wrappers = this.#wrappers;
-    if (wrappers === undefined) return false;
-    return (wrappers.get("b:" + type)?.size ?? 0) > 0 ||
-      (wrappers.get("c:" + type)?.size ?? 0) > 0;
-  }
-
   /** Removes a listener added with {@linkcode WebSocket.addEventListener}. */
   override removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
@@ -694,61 +568,8 @@ export class WebSocket extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void {
-    const slot = this.#wrappers?.get(listenerKey(type, options));
-    const wrapper = listener === null ? undefined : slot?.get(listener);
-    if (wrapper === undefined) {
-      super.removeEventListener(type, listener, options);
-      return;
-    }
-    slot!.delete(listener!);
-    super.removeEventListener(type, wrapper, options);
+    this.#listeners.remove(type, listener, options);
   }
-
-  #forget(
-    key: string,
-    listener: EventListenerOrEventListenerObject,
-    wrapper: EventListener,
-  ): void {
-    const slot = this.#wrappers?.get(key);
-    if (slot?.get(listener) === wrapper) slot.delete(listener);
-  }
-
-  /** Calls a listener; reports what it throws or its promise rejects with. */
-  #invoke(fn: unknown, self: unknown, event: Event): void {
-    const type = event.type;
-    if (type === "error") this.#errorHeard = true;
-    let result: unknown;
-    try {
-      if (typeof fn !== "function") {
-        throw new TypeError(
-          `the "${type}" listener's handleEvent is not a function`,
-        );
-      }
-      result = fn.call(self, event);
-    } catch (error) {
-      this.#threw(type, error, this.#closeOnHandlerError);
-      return;
-    }
-    this.#watch(result, type, this.#closeOnHandlerError);
-  }
-
-  /** If `result` is a thenable, reports its rejection. */
-  #watch(result: unknown, type: string | undefined, fail: boolean): void {
-    if (
-      result === null ||
-      (typeof result !== "object" && typeof result !== "function")
-    ) return;
-    try {
-      const then = (result as PromiseLike<unknown>).then;
-      if (typeof then !== "function") return;
-      then.call(result, undefined, (error: unknown) => {
-        this.#threw(type, error, fail);
-      });
-    } catch (error) {
-      this.#threw(type, error, fail);
-    }
-  }
-
   /**
    * Application code threw `error`: a listener for events of `type`, or
    * `onMessage` (`type` undefined). Tells the `onError` hook, then fails the
@@ -783,11 +604,12 @@ export class WebSocket extends EventTarget {
       return;
     }
     const message = error instanceof Error ? error.message : String(error);
-    this.#errorHeard = false;
+    const listeners = this.#listeners;
+    listeners.errorHeard = false;
     this.dispatchEvent(
       new WebSocketErrorEvent(`${what} threw: ${message}`, 0, error),
     );
-    if (!this.#errorHeard && hook === undefined) this.#log(error);
+    if (!listeners.errorHeard && hook === undefined) this.#log(error);
   }
 
   /** Writes an exception nobody handled, once per socket. */
@@ -840,10 +662,10 @@ export class WebSocket extends EventTarget {
     }
     if (this.#blobChain !== undefined) {
       const size = byteSize(payload);
-      this.#waiting += size;
+      this.#buffered.waiting += size;
       const queued = payload;
       this.#blobChain = this.#blobChain.then(() => {
-        this.#waiting -= size;
+        this.#buffered.waiting -= size;
         this.#sendNow(queued);
       });
       return this.#below();
@@ -853,25 +675,11 @@ export class WebSocket extends EventTarget {
   }
 
   #sendNow(payload: string | Uint8Array): void {
-    const conn = this.#conn;
-    if (this.#state >= ReadyState.CLOSING || !conn.canSend) {
-      this.#discarded += byteSize(payload);
+    if (this.#state >= ReadyState.CLOSING || !this.#conn.canSend) {
+      this.#buffered.discarded += byteSize(payload);
       return;
     }
-    if (typeof payload !== "string") {
-      conn.send(payload);
-      this.#mark(payload.length);
-    } else if (conn.extensions === "") {
-      // The payload's UTF-8 size from its frame's, with no second pass.
-      const before = conn.outputLength;
-      conn.send(payload);
-      this.#mark(
-        payloadSize(conn.outputLength - before, conn.role === "client"),
-      );
-    } else {
-      conn.send(payload);
-      this.#mark(byteSize(payload));
-    }
+    this.#buffered.send(payload);
     if (this.#guard !== undefined && this.#overfull()) return;
     this.#flushSoon();
   }
@@ -882,13 +690,13 @@ export class WebSocket extends EventTarget {
    * frame could not get through the full queue anyway.
    */
   #overfull(): boolean {
-    const queued = this.#transport.buffered + this.#conn.outputLength;
-    const reason = this.#guard?.queued(queued);
+    const reason = this.#guard?.queued(this.#driver.queued);
     if (reason === undefined || this.#finished) return false;
     this.#guard?.stop();
     this.#guard = undefined;
+    this.#driver.wakeful = undefined;
     this.#handle(this.#conn.fail(1008, reason));
-    this.#transport.destroy();
+    this.#driver.destroy();
     return true;
   }
 
@@ -915,13 +723,13 @@ export class WebSocket extends EventTarget {
   #sendBlob(blob: Blob): boolean {
     const previous = this.#blobChain ?? Promise.resolve();
     const size = blob.size;
-    this.#waiting += size;
+    this.#buffered.waiting += size;
     const chain = previous.then(async () => {
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(await blob.arrayBuffer());
       } finally {
-        this.#waiting -= size;
+        this.#buffered.waiting -= size;
       }
       this.#sendNow(bytes);
     }).catch(() => {}).finally(() => {
@@ -932,8 +740,7 @@ export class WebSocket extends EventTarget {
   }
 
   #below(): boolean {
-    const ok = this.#transport.buffered + this.#conn.outputLength <
-      this.#highWaterMark;
+    const ok = this.#driver.queued < this.#highWaterMark;
     if (!ok) this.#needDrain = true;
     return ok;
   }
@@ -970,11 +777,10 @@ export class WebSocket extends EventTarget {
     if (this.#state === ReadyState.CONNECTING) {
       this.#state = ReadyState.CLOSING;
       const events = this.#conn.close(code, reason);
-      this.#disarm();
       // Set before `destroy()`: a transport may report its close at once.
       (this.#later ??= []).push(() => this.#handle(events));
       setTimeout(() => this.#runLater(), 0);
-      this.#transport.destroy();
+      this.#driver.destroy();
       return;
     }
     this.#handle(this.#conn.close(code, reason));
@@ -1003,18 +809,12 @@ export class WebSocket extends EventTarget {
    * up, e.g. a stream whose reader is slow.
    */
   pauseReading(): void {
-    if (this.#readingPaused) return;
-    this.#readingPaused = true;
-    if (!this.#paused) this.#transport.pause();
+    this.#driver.hold(Hold.Caller, true);
   }
 
   /** Resumes reading after {@linkcode WebSocket.pauseReading}. */
   resumeReading(): void {
-    if (!this.#readingPaused) return;
-    this.#readingPaused = false;
-    if (!this.#paused && !this.#decoding && !this.#deaf) {
-      this.#transport.resume();
-    }
+    this.#driver.hold(Hold.Caller, false);
   }
 
   /**
@@ -1023,18 +823,12 @@ export class WebSocket extends EventTarget {
    * more reads; the close timeout then drops the transport.
    */
   #stopReading(): void {
-    this.#deaf = true;
-    this.#transport.pause();
+    this.#driver.hold(Hold.Failed, true);
   }
 
   /** Closes the transport at once, with no close frame (close code 1006). */
   terminate(): void {
-    this.#transport.destroy();
-  }
-
-  /** @internal Dispatches core events, then writes and manages timers. */
-  handleEvents(events: readonly ConnectionEvent[]): void {
-    this.#handle(events);
+    this.#driver.destroy();
   }
 
   #handle(events: readonly ConnectionEvent[]): void {
@@ -1090,7 +884,7 @@ export class WebSocket extends EventTarget {
           }
           // No event object per ping when nothing listens (a ping flood
           // would otherwise allocate one per ping for nobody).
-          if (this.#heard(event.type)) {
+          if (this.#listeners.heard(event.type)) {
             this.dispatchEvent(
               new MessageEvent(event.type, { data: event.data }),
             );
@@ -1128,7 +922,7 @@ export class WebSocket extends EventTarget {
    */
   #suspend(job: DeferredDecode): void {
     this.#decoding = true;
-    this.#transport.pause();
+    this.#driver.hold(Hold.Decoding, true);
     const done = (outcome: DecodeOutcome): void => {
       this.#decoding = false;
       this.#handle(this.#conn.resume(outcome));
@@ -1137,8 +931,8 @@ export class WebSocket extends EventTarget {
       if (closed !== undefined) {
         this.#closedWhileDecoding = undefined;
         this.#onTransportClose(closed.error);
-      } else if (!this.#paused && !this.#readingPaused && !this.#deaf) {
-        this.#transport.resume();
+      } else {
+        this.#driver.hold(Hold.Decoding, false);
       }
     };
     try {
@@ -1149,7 +943,6 @@ export class WebSocket extends EventTarget {
   }
 
   #opened(): void {
-    this.#wasOpen = true;
     if (this.#state === ReadyState.CONNECTING) this.#state = ReadyState.OPEN;
     this.dispatchEvent(new Event("open"));
   }
@@ -1178,7 +971,7 @@ export class WebSocket extends EventTarget {
         this.#threw(undefined, error, true);
         return;
       }
-      this.#watch(result, undefined, true);
+      watchResult(result, (error) => this.#threw(undefined, error, true));
       return;
     }
     let payload: unknown = data;
@@ -1195,12 +988,11 @@ export class WebSocket extends EventTarget {
     this.dispatchEvent(new MessageEvent("message", { data: payload }));
   }
 
-  /** Writes pending output; closes the transport or arms timers as the core asks. */
+  /** Writes pending output through the driver (which ends the transport and times waits). */
   #flush(): void {
-    const transport = this.#transport;
-    const conn = this.#conn;
+    const driver = this.#driver;
     if (
-      conn.state === ReadyState.CLOSED && !this.#finished &&
+      this.#conn.state === ReadyState.CLOSED && !this.#finished &&
       (this.#handling > 0 || this.#later !== undefined)
     ) {
       // The batch being dispatched ends in the peer's close or a failure:
@@ -1208,70 +1000,22 @@ export class WebSocket extends EventTarget {
       // has been dispatched, so the replies made meanwhile go out first.
       return;
     }
-    const output = conn.takeOutput();
-    for (let i = 0; i < output.length; i++) transport.write(output[i]);
-    for (let i = 0; i < output.length; i++) this.#written += output[i].length;
+    const wrote = driver.flush();
     if (
-      this.#needDrain && output.length > 0 &&
-      transport.buffered < this.#highWaterMark
+      this.#needDrain && wrote &&
+      driver.transport.buffered < this.#highWaterMark
     ) {
       // What `send()` had queued went straight through: no transport
       // `drain` will follow, so report it here (after this task's code).
       queueMicrotask(() => this.#onDrain());
     }
-    if (transport.buffered > this.#pauseReadingAt && !this.#paused) {
-      this.#paused = true;
-      this.#guard?.paused(true);
-      if (!this.#readingPaused) transport.pause();
-    }
-    if (this.#guard !== undefined && this.#overfull()) return;
-    if (this.#finished) return;
-    if (conn.wantsTransportClose) {
-      if (!this.#wasOpen) {
-        // A failed opening handshake has nothing left to say: drop it now.
-        transport.destroy();
-        return;
-      }
-      if (this.#timerState !== 4) {
-        this.#arm(4, conn.closeTimeout, () => transport.destroy());
-        transport.end();
-      }
-      return;
-    }
-    const deadline = conn.deadline;
-    if (deadline === undefined) {
-      this.#disarm();
-    } else if (this.#timerState !== conn.state) {
-      this.#arm(conn.state, deadline, () => this.#handle(conn.timeout()));
-    }
-  }
-
-  #arm(state: number, ms: number, fire: () => void): void {
-    this.#disarm();
-    this.#timerState = state;
-    const timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerState = -1;
-      fire();
-    }, ms);
-    this.#timer = timer;
-  }
-
-  #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerState = -1;
+    if (this.#guard !== undefined) this.#overfull();
   }
 
   #onDrain(): void {
-    if (this.#paused && this.#transport.buffered <= this.#pauseReadingAt / 2) {
-      this.#paused = false;
-      this.#guard?.paused(false);
-      if (!this.#readingPaused && !this.#decoding && !this.#deaf) {
-        this.#transport.resume();
-      }
-    }
-    if (this.#needDrain && this.#transport.buffered < this.#highWaterMark) {
+    if (
+      this.#needDrain && this.#driver.transport.buffered < this.#highWaterMark
+    ) {
       this.#needDrain = false;
       this.dispatchEvent(new Event("drain"));
     }
@@ -1313,7 +1057,6 @@ export class WebSocket extends EventTarget {
     this.#finished = true;
     this.#state = ReadyState.CLOSED;
     this.#guard?.stop();
-    this.#disarm();
     // As in browsers, a connection that did not close cleanly reports 1006;
     // the `error` event before it said why.
     const info = this.#closeEvent;
@@ -1373,48 +1116,4 @@ function toProtocols(value: unknown): string | string[] | undefined {
     }
   }
   return String(value);
-}
-
-/** The payload size of one frame of `frameBytes` bytes. */
-function payloadSize(frameBytes: number, masked: boolean): number {
-  for (const header of masked ? [6, 8, 14] : [2, 4, 10]) {
-    const size = frameBytes - header;
-    if (frameHeaderSize(size, masked) === header) return size;
-  }
-  return frameBytes; // unreachable for one well-formed frame
-}
-
-/** The bytes a message carries: a string's UTF-8 size (lone surrogates as U+FFFD). */
-function byteSize(payload: string | Uint8Array): number {
-  if (typeof payload !== "string") return payload.length;
-  let size = payload.length;
-  for (let i = 0; i < payload.length; i++) {
-    const c = payload.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) {
-      size += 1;
-    } else if (c >= 0xd800 && c <= 0xdbff) {
-      const next = payload.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        size += 2; // a pair: 4 bytes for 2 units
-        i++;
-      } else {
-        size += 2;
-      }
-    } else {
-      size += 2; // 3 bytes (also a lone low surrogate, as U+FFFD)
-    }
-  }
-  return size;
-}
-
-/** Where a listener's wrapper is kept: by capture flag and event type. */
-function listenerKey(
-  type: string,
-  options: boolean | EventListenerOptions | undefined,
-): string {
-  const capture = typeof options === "boolean"
-    ? options
-    : options?.capture === true;
-  return (capture ? "c:" : "b:") + type;
 }

@@ -1,68 +1,111 @@
-/** The per-socket guard's timers (stubbed `setInterval`, no network). */
+/** The per-socket guard's checks: no timers of its own, only `wakeAt`. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SocketGuard } from "../socket/guard.ts";
 
-/** Runs `body` with setInterval/clearInterval counted (timers never fire). */
-function withCountedTimers(
-  body: (live: () => number, started: () => number) => void,
-): void {
-  const realSet = globalThis.setInterval;
-  const realClear = globalThis.clearInterval;
-  const timers = new Set<number>();
-  let next = 1;
-  let started = 0;
-  globalThis.setInterval = ((() => {
-    started++;
-    timers.add(next);
-    return next++;
-  }) as unknown) as typeof setInterval;
-  globalThis.clearInterval = ((id: number) => {
-    timers.delete(id);
-  }) as typeof clearInterval;
+/** Runs `body` with every timer function throwing: the guard must not use one. */
+function withoutTimers(body: () => void): void {
+  const g = globalThis as Record<string, unknown>;
+  const names = ["setTimeout", "setInterval", "clearTimeout", "clearInterval"];
+  const saved = names.map((name) => g[name]);
+  for (const name of names) {
+    g[name] = () => {
+      throw new Error(`the guard called ${name}`);
+    };
+  }
   try {
-    body(() => timers.size, () => started);
+    body();
   } finally {
-    globalThis.setInterval = realSet;
-    globalThis.clearInterval = realClear;
+    names.forEach((name, i) => g[name] = saved[i]);
   }
 }
 
-const actions = { ping() {}, fail() {} };
+/** Records what a guard asks its socket to do. */
+function recorder(): {
+  pings: number;
+  fails: [number, string][];
+  ping(): void;
+  fail(code: number, reason: string): void;
+} {
+  return {
+    pings: 0,
+    fails: [],
+    ping() {
+      this.pings++;
+    },
+    fail(code, reason) {
+      this.fails.push([code, reason]);
+    },
+  };
+}
 
-test("guard: an idle connection under the server's default limits has no timer", () => {
-  withCountedTimers((live, started) => {
+test("guard: under the server's default limits it wants no wake-up until reading pauses", () => {
+  withoutTimers(() => {
     const guard = new SocketGuard(
       { maxQueuedBytes: 1 << 20, backpressureTimeout: 30_000 },
-      actions,
+      recorder(),
     );
     guard.received();
     assert.equal(guard.message(10), undefined);
-    assert.equal(started(), 0);
-    // Only while reading is paused for backpressure does a check run.
+    assert.equal(guard.wakeAt, undefined);
+    const before = Date.now();
     guard.paused(true);
-    assert.equal(live(), 1);
-    guard.paused(true);
-    assert.equal(started(), 1);
+    const at = guard.wakeAt;
+    assert.ok(
+      at !== undefined && at >= before + 7500 && at <= Date.now() + 7500,
+    );
     guard.paused(false);
-    assert.equal(live(), 0);
+    assert.equal(guard.wakeAt, undefined);
     guard.stop();
-    assert.equal(live(), 0);
+    assert.equal(guard.wakeAt, undefined);
   });
 });
 
-test("guard: an idle timeout keeps one timer for the connection's life", () => {
-  withCountedTimers((live, started) => {
+test("guard: an idle timeout wants a wake-up every quarter until stopped", () => {
+  withoutTimers(() => {
     const guard = new SocketGuard(
       { idleTimeout: 1000, backpressureTimeout: 30_000 },
-      actions,
+      recorder(),
     );
-    assert.equal(live(), 1);
+    const first = guard.wakeAt;
+    assert.ok(first !== undefined && first - Date.now() <= 250);
     guard.paused(true);
     guard.paused(false);
-    assert.equal(live(), 1);
-    assert.equal(started(), 1);
+    assert.notEqual(guard.wakeAt, undefined, "resuming keeps the idle checks");
+    guard.wake(first);
+    assert.equal(guard.wakeAt, first + 250);
     guard.stop();
-    assert.equal(live(), 0);
+    assert.equal(guard.wakeAt, undefined);
+  });
+});
+
+test("guard: a silent peer is pinged after half the idle timeout, closed 1001 after all of it", () => {
+  withoutTimers(() => {
+    const actions = recorder();
+    const guard = new SocketGuard({ idleTimeout: 1000 }, actions);
+    const start = Date.now();
+    guard.wake(start + 400);
+    assert.equal(actions.pings, 0);
+    guard.wake(start + 600);
+    assert.equal(actions.pings, 1);
+    assert.deepEqual(actions.fails, []);
+    guard.wake(start + 1100);
+    assert.deepEqual(actions.fails, [[1001, "idle timeout"]]);
+  });
+});
+
+test("guard: reading paused past backpressureTimeout fails the connection with 1008", () => {
+  withoutTimers(() => {
+    const actions = recorder();
+    const guard = new SocketGuard({ backpressureTimeout: 100 }, actions);
+    guard.paused(true);
+    const start = Date.now();
+    guard.wake(start + 50);
+    assert.deepEqual(actions.fails, []);
+    guard.wake(start + 150);
+    assert.deepEqual(actions.fails, [[
+      1008,
+      "peer does not read what is sent",
+    ]]);
   });
 });

@@ -8,7 +8,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "../mod.ts";
-import { createSocket, type WebSocketErrorEvent } from "../socket/websocket.ts";
+import { adoptSocket, type WebSocketErrorEvent } from "../socket/websocket.ts";
+import { Driver } from "../socket/driver.ts";
 import { memoryPipe, openStream, streamTransport } from "../streams.ts";
 import { Connection } from "../core/connection.ts";
 import {
@@ -310,10 +311,12 @@ describe("hostile application: listeners", () => {
   test("SocketSetup.onError hears every listener exception with its socket", async () => {
     const [near, far] = memoryPipe();
     const heard: [unknown, WebSocket][] = [];
-    const socket = createSocket({
+    const driver = new Driver(
+      new Connection({ role: "server" }),
+      streamTransport(near),
+    );
+    const socket = adoptSocket(driver, {
       url: "ws://pipe.test/",
-      connection: new Connection({ role: "server" }),
-      transport: streamTransport(near),
       onError: (error, ws) => heard.push([error, ws]),
     });
     const peer = openStream(far, { role: "client" });
