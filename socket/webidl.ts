@@ -89,3 +89,49 @@ export function defineConstants(
     }
   }
 }
+
+/**
+ * The constructor's URL steps (HTML): ToString, parse against the
+ * document's base (`globalThis.location`, where the runtime has one, e.g.
+ * Deno with `--location`), map `http(s):` to `ws(s):`. Throws a
+ * `SyntaxError` DOMException when it does not parse.
+ */
+export function resolveUrl(url: unknown): URL {
+  const text = toUSVString(url);
+  let base: string | undefined;
+  try {
+    const href = (globalThis as { location?: { href?: unknown } }).location
+      ?.href;
+    if (typeof href === "string") base = href;
+  } catch {
+    // Deno without --location throws on `location`: no base.
+  }
+  let target: URL;
+  try {
+    target = new URL(text, base);
+  } catch {
+    throw new DOMException(`invalid URL: ${text}`, "SyntaxError");
+  }
+  if (target.protocol === "http:") target.protocol = "ws:";
+  else if (target.protocol === "https:") target.protocol = "wss:";
+  return target;
+}
+
+/**
+ * WebIDL `(DOMString or sequence<DOMString>)`: an iterable object is a
+ * list whose items are converted with ToString; anything else is one
+ * string.
+ */
+export function toProtocols(value: unknown): string | string[] | undefined {
+  if (value === undefined) return undefined;
+  if (
+    (typeof value === "object" && value !== null) ||
+    typeof value === "function"
+  ) {
+    const iterable = value as Partial<Iterable<unknown>>;
+    if (typeof iterable[Symbol.iterator] === "function") {
+      return Array.from(iterable as Iterable<unknown>, (item) => String(item));
+    }
+  }
+  return String(value);
+}

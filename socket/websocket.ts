@@ -12,31 +12,25 @@
 
 import { toBytes } from "../core/bytes.ts";
 import {
-  Connection,
+  type Connection,
   type ConnectionEvent,
-  type ConnectionOptions,
   ReadyState,
 } from "../core/connection.ts";
-import type {
-  DecodeOutcome,
-  DeferredDecode,
-  ExtensionNegotiator,
-} from "../core/extension.ts";
-import { HandshakeError, type HeaderInit } from "../core/handshake.ts";
-import {
-  type DeflateCodec,
-  PERMESSAGE_DEFLATE,
-  permessageDeflate,
-  type PerMessageDeflateOptions,
-} from "../core/permessage_deflate.ts";
+import type { DecodeOutcome, DeferredDecode } from "../core/extension.ts";
+import { BufferedAmount, byteSize } from "./buffered.ts";
+import { openClient } from "./client.ts";
+import { type Driver, type DriverOwner, Hold } from "./driver.ts";
 import { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
 import { type GuardActions, SocketGuard, type SocketLimits } from "./guard.ts";
-import type { ClientTlsOptions, Runtime } from "../adapters/transport.ts";
-import { Driver, type DriverOwner, Hold } from "./driver.ts";
-import { BufferedAmount, byteSize } from "./buffered.ts";
 import { GuardedListeners, type Handler, watchResult } from "./listeners.ts";
-
-export type { Handler } from "./listeners.ts";
+import type {
+  BinaryType,
+  MessageCallback,
+  SendData,
+  SocketSetup,
+  WebSocketEventMap,
+  WebSocketOptions,
+} from "./options.ts";
 import {
   defineConstants,
   makeEnumerable,
@@ -45,148 +39,23 @@ import {
   toUSVString,
 } from "./webidl.ts";
 
+export { setDefaultRuntime } from "./client.ts";
+export type { Handler } from "./listeners.ts";
 export { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
 export type { CloseEventInit, ErrorEventInit } from "./events.ts";
-
-/** Options a browser does not have. */
-export interface WebSocketOptions extends ConnectionOptions {
-  /** Extra request headers (e.g. `Authorization`, `Cookie`). */
-  headers?: HeaderInit;
-  /** The `Origin` header to send. */
-  origin?: string;
-  /** Milliseconds to wait for the connection and handshake (default 10000). */
-  connectTimeout?: number;
-  /** TLS options for `wss:` URLs. */
-  tls?: ClientTlsOptions;
-  /**
-   * The runtime adapter to use. Default: the current runtime's, once
-   * `mod.ts` has been imported (it calls {@linkcode setDefaultRuntime}).
-   */
-  runtime?: Runtime;
-  /** Bytes buffered for sending above which `send()` returns false (default 1 MiB). */
-  highWaterMark?: number;
-  /** Queue cap, rate limit, idle timeout with keep-alive (all off by default). */
-  limits?: SocketLimits;
-  /**
-   * Offer permessage-deflate (RFC 7692): `true` or options. Off by default.
-   * Needs a runtime with a DEFLATE codec (Node, Deno, Bun); elsewhere it is
-   * not offered.
-   */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /**
-   * Receives every message instead of `message` events: text as a string,
-   * binary as a `Uint8Array` whatever `binaryType` says. The fast path for
-   * busy sockets, with no event object per message. See
-   * {@linkcode MessageCallback}.
-   */
-  onMessage?: MessageCallback;
-  /**
-   * What a listener that throws (or an async listener that rejects) does to
-   * the connection. By default nothing: the exception is reported as the
-   * `error` property of an `error` event with `code` 0 and the connection
-   * stays open. With `true`, the connection fails with 1011 (internal
-   * error; the exception's text is not sent to the peer), as when
-   * `onMessage` throws.
-   */
-  closeOnHandlerError?: boolean;
-}
-
-/**
- * Takes each message of a socket in place of `message` events (set with
- * the `onMessage` option of a client or of `serve()`). Text arrives as a
- * string, binary as a `Uint8Array` that the callback may keep. If it
- * throws, the connection fails with 1011 (internal error, the exception's
- * text is not sent to the peer) and the exception is the `error` property
- * of the socket's `error` event.
- */
-export type MessageCallback = (
-  socket: WebSocket,
-  data: string | Uint8Array,
-) => void;
-
-/**
- * The events a {@linkcode WebSocket} dispatches, by type: what
- * `addEventListener` gives each listener.
- */
-export interface WebSocketEventMap {
-  /** The opening handshake completed. */
-  open: Event;
-  /** A message (`data`: string, or binary as `binaryType` says). */
-  message: MessageEvent;
-  /** The connection failed, or application code threw (`code` 0). */
-  error: WebSocketErrorEvent;
-  /** The connection closed. */
-  close: WebSocketCloseEvent;
-  /** The peer sent a ping (`data`: its payload); wskit answers it with a pong. */
-  ping: MessageEvent<Uint8Array>;
-  /** The peer sent a pong (`data`: its payload). */
-  pong: MessageEvent<Uint8Array>;
-  /** `send()` returned false earlier and the queue has drained below `highWaterMark`. */
-  drain: Event;
-}
-
-/** Options for a socket whose connection already runs on a driver. */
-export interface SocketSetup {
-  /** The URL (server side: the request URL). */
-  url: string;
-  /** `send()` backpressure threshold in bytes. */
-  highWaterMark?: number;
-  /** Queue cap, rate limit, idle timeout with keep-alive. */
-  limits?: SocketLimits;
-  /** Receives messages instead of `message` events. */
-  onMessage?: MessageCallback;
-  /** Called once when the socket has closed, before its `close` event. */
-  onClosed?: (socket: WebSocket) => void;
-  /**
-   * Told about every exception thrown by this socket's listeners or
-   * `onMessage` (e.g. a server's `onError` hook): `event` is the type of
-   * the event whose listener threw, undefined for `onMessage`. If it throws
-   * itself, that is written with `console.error`.
-   */
-  onError?: (error: unknown, socket: WebSocket, event?: string) => void;
-  /** Fail the connection with 1011 when a listener throws (see {@linkcode WebSocketOptions.closeOnHandlerError}). */
-  closeOnHandlerError?: boolean;
-}
-
-/** How binary messages are delivered. */
-export type BinaryType = "blob" | "arraybuffer" | "uint8array";
-
-/** Data `send()` accepts. */
-export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
+export type {
+  BinaryType,
+  MessageCallback,
+  SendData,
+  SocketSetup,
+  WebSocketEventMap,
+  WebSocketOptions,
+} from "./options.ts";
+export { withPerMessageDeflate } from "./options.ts";
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 /** Sent bytes waiting in the core past this are written at once. */
 const FLUSH_NOW = 64 * 1024;
-
-let defaultRuntime: (() => Runtime) | undefined;
-
-/**
- * Sets how `new WebSocket(url)` finds a runtime adapter when
- * `options.runtime` is not given. `mod.ts` sets it to `currentRuntime`;
- * this module does not import the runtime adapters itself, so that it (and
- * `adapters/streams.ts`) loads in a browser with no `node:` imports.
- */
-export function setDefaultRuntime(resolve: () => Runtime): void {
-  defaultRuntime = resolve;
-}
-
-/**
- * The extension negotiators for a connection: `base`, plus
- * permessage-deflate over `codec` when `setting` asks for it, the runtime
- * has a codec and `base` has no permessage-deflate of its own.
- */
-export function withPerMessageDeflate(
-  base: readonly ExtensionNegotiator[] | undefined,
-  setting: boolean | PerMessageDeflateOptions | undefined,
-  codec: DeflateCodec | undefined,
-): readonly ExtensionNegotiator[] | undefined {
-  if (setting === undefined || setting === false || codec === undefined) {
-    return base;
-  }
-  if (base?.some((n) => n.name === PERMESSAGE_DEFLATE)) return base;
-  const options = setting === true ? {} : setting;
-  return [...(base ?? []), permessageDeflate({ ...options, codec })];
-}
 
 /** The driver and setup `adoptSocket` hands to the constructor it calls. */
 let adopting: { driver: Driver; setup: SocketSetup } | undefined;
@@ -315,64 +184,19 @@ export class WebSocket extends EventTarget {
     super();
     const adopted = adopting;
     adopting = undefined;
-    if (adopted !== undefined) {
-      const { driver, setup } = adopted;
-      this.#url = setup.url;
-      this.#driver = driver;
-      this.#conn = driver.connection;
-      driver.owner = new SocketOwner(this);
-      this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-      this.#guard = this.#makeGuard(setup.limits);
-      this.#onMessage = setup.onMessage;
-      this.#onClosed = setup.onClosed;
-      this.#onError = setup.onError;
-      this.#closeOnHandlerError = setup.closeOnHandlerError ?? false;
-      this.#state = ReadyState.OPEN;
-    } else {
-      const target = resolveUrl(url);
-      const offered = toProtocols(protocols);
-      const runtime = options.runtime ?? defaultRuntime?.();
-      let conn: Connection;
-      try {
-        conn = Connection.client(target, {
-          ...options,
-          suspendable: true, // `#suspend` runs the jobs
-          protocols: offered,
-          handshakeTimeout: options.connectTimeout ??
-            options.handshakeTimeout,
-          extensionNegotiators: withPerMessageDeflate(
-            options.extensionNegotiators,
-            options.perMessageDeflate,
-            runtime?.deflate,
-          ),
-        });
-      } catch (error) {
-        if (error instanceof HandshakeError) {
-          throw new DOMException(error.message, "SyntaxError");
-        }
-        throw error;
-      }
-      this.#url = target.href;
-      this.#conn = conn;
-      this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-      this.#guard = this.#makeGuard(options.limits);
-      this.#onMessage = options.onMessage;
-      this.#onError = undefined;
-      this.#closeOnHandlerError = options.closeOnHandlerError ?? false;
-      const secure = target.protocol === "wss:";
-      if (runtime === undefined) {
-        throw new TypeError(
-          "wskit: no runtime adapter: import WebSocket from wskit's mod.ts, " +
-            "or pass options.runtime (over a stream pair: connectStream())",
-        );
-      }
-      const transport = runtime.connect({
-        hostname: target.hostname,
-        port: Number(target.port) || (secure ? 443 : 80),
-        tls: secure ? (options.tls ?? {}) : undefined,
-      });
-      this.#driver = new Driver(conn, transport, new SocketOwner(this));
-    }
+    const { driver, setup } = adopted ?? openClient(url, protocols, options);
+    this.#url = setup.url;
+    this.#driver = driver;
+    this.#conn = driver.connection;
+    driver.owner = new SocketOwner(this);
+    this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.#guard = this.#makeGuard(setup.limits);
+    this.#onMessage = setup.onMessage;
+    this.#onClosed = setup.onClosed;
+    this.#onError = setup.onError;
+    this.#closeOnHandlerError = setup.closeOnHandlerError ?? false;
+    // An adopted connection is open already (it may have closed since).
+    if (adopted !== undefined) this.#state = ReadyState.OPEN;
     this.#buffered = new BufferedAmount(this.#driver);
     this.#driver.wakeful = this.#guard; // its checks share the one timer
     // A server socket whose connection already closed (early frames ended in
@@ -1070,50 +894,4 @@ export class WebSocket extends EventTarget {
       ),
     );
   }
-}
-
-/**
- * The constructor's URL steps (HTML): ToString, parse against the
- * document's base (`globalThis.location`, where the runtime has one, e.g.
- * Deno with `--location`), map `http(s):` to `ws(s):`. Throws a
- * `SyntaxError` DOMException when it does not parse.
- */
-function resolveUrl(url: unknown): URL {
-  const text = toUSVString(url);
-  let base: string | undefined;
-  try {
-    const href = (globalThis as { location?: { href?: unknown } }).location
-      ?.href;
-    if (typeof href === "string") base = href;
-  } catch {
-    // Deno without --location throws on `location`: no base.
-  }
-  let target: URL;
-  try {
-    target = new URL(text, base);
-  } catch {
-    throw new DOMException(`invalid URL: ${text}`, "SyntaxError");
-  }
-  if (target.protocol === "http:") target.protocol = "ws:";
-  else if (target.protocol === "https:") target.protocol = "wss:";
-  return target;
-}
-
-/**
- * WebIDL `(DOMString or sequence<DOMString>)`: an iterable object is a
- * list whose items are converted with ToString; anything else is one
- * string.
- */
-function toProtocols(value: unknown): string | string[] | undefined {
-  if (value === undefined) return undefined;
-  if (
-    (typeof value === "object" && value !== null) ||
-    typeof value === "function"
-  ) {
-    const iterable = value as Partial<Iterable<unknown>>;
-    if (typeof iterable[Symbol.iterator] === "function") {
-      return Array.from(iterable as Iterable<unknown>, (item) => String(item));
-    }
-  }
-  return String(value);
 }
