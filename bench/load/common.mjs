@@ -6,19 +6,23 @@ import { spawn } from "node:child_process";
 import * as net from "node:net";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, "..", "..");
 export const bin = (name) => join(root, "node_modules", ".bin", name);
 
-/** Bundles the wskit server for Node, so no TypeScript loader runs in it. */
-export async function bundleForNode() {
+/**
+ * Bundles the wskit server of the checkout at `dir` (default this one) for
+ * Node, so no TypeScript loader runs in it.
+ */
+export async function bundleForNode(dir = root) {
   const esbuild = await import("esbuild");
-  const outfile = join(tmpdir(), `wskit-bench-server-${process.pid}.mjs`);
+  const tag = dir === root ? "" : "-base";
+  const outfile = join(tmpdir(), `wskit-bench-server-${process.pid}${tag}.mjs`);
   await esbuild.build({
-    entryPoints: [join(here, "server_wskit.ts")],
+    entryPoints: [join(dir, "bench", "load", "server_wskit.ts")],
     bundle: true,
     platform: "node",
     format: "esm",
@@ -33,6 +37,12 @@ export async function bundleForNode() {
 export const COMMON_OPTIONS = {
   runtimes: { type: "string", default: "node,deno,bun" },
   servers: { type: "string", default: "" },
+  /**
+   * Another checkout of wskit (e.g. a worktree at the commit before a
+   * change): its two wskit servers run too, named "… (base)", interleaved
+   * with the others, for a before/after in one run.
+   */
+  baseline: { type: "string", default: "" },
   repeats: { type: "string", default: "3" },
   json: { type: "boolean", default: false },
 };
@@ -41,8 +51,19 @@ export const COMMON_OPTIONS = {
  * The servers of `runtime` (see `serversFor`), only those named in the
  * comma-separated `names` when it is not empty.
  */
-export async function selectServers(runtime, names) {
+export async function selectServers(runtime, names, baseline = "") {
   const servers = await serversFor(runtime);
+  if (baseline) {
+    const base = await serversFor(runtime, resolve(baseline));
+    servers.splice(
+      2,
+      0,
+      ...base.slice(0, 2).map((server) => ({
+        ...server,
+        name: `${server.name} (base)`,
+      })),
+    );
+  }
   if (!names) return servers;
   const keep = names.split(",");
   return servers.filter((server) => keep.includes(server.name));
@@ -56,10 +77,11 @@ const CALLBACK = { WSKIT_API: "callback" };
  * with the `onMessage` callback): each `{ name, cmd, args, env? }`.
  * Every server listens on 127.0.0.1:$PORT and prints `READY <port>`.
  */
-export async function serversFor(runtime) {
+export async function serversFor(runtime, dir = root) {
+  const wskit = join(dir, "bench", "load", "server_wskit.ts");
   switch (runtime) {
     case "node": {
-      const bundle = await bundleForNode();
+      const bundle = await bundleForNode(dir);
       return [
         { name: "wskit", cmd: process.execPath, args: [bundle] },
         {
@@ -86,12 +108,12 @@ export async function serversFor(runtime) {
         {
           name: "wskit",
           cmd: bin("deno"),
-          args: ["run", "-A", "--no-check", join(here, "server_wskit.ts")],
+          args: ["run", "-A", "--no-check", wskit],
         },
         {
           name: "wskit onMessage",
           cmd: bin("deno"),
-          args: ["run", "-A", "--no-check", join(here, "server_wskit.ts")],
+          args: ["run", "-A", "--no-check", wskit],
           env: CALLBACK,
         },
         {
@@ -105,12 +127,12 @@ export async function serversFor(runtime) {
         {
           name: "wskit",
           cmd: bin("bun"),
-          args: ["run", join(here, "server_wskit.ts")],
+          args: ["run", wskit],
         },
         {
           name: "wskit onMessage",
           cmd: bin("bun"),
-          args: ["run", join(here, "server_wskit.ts")],
+          args: ["run", wskit],
           env: CALLBACK,
         },
         {

@@ -168,7 +168,11 @@ async function runOnce(server) {
 const all = [];
 try {
   for (const runtime of values.runtimes.split(",")) {
-    const servers = await selectServers(runtime, values.servers);
+    const servers = await selectServers(
+      runtime,
+      values.servers,
+      values.baseline,
+    );
     const version = await versionOf(runtime);
     const runs = new Map(servers.map((s) => [s.name, []]));
     for (let r = 0; r < REPEATS; r++) {

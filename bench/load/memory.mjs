@@ -144,7 +144,7 @@ async function measure(server, scenario) {
 const results = [];
 for (const runtime of args.runtimes.split(",")) {
   const version = await versionOf(runtime);
-  const servers = await selectServers(runtime, args.servers);
+  const servers = await selectServers(runtime, args.servers, args.baseline);
   for (const scenario of args.scenarios.split(",")) {
     const runs = new Map(servers.map((s) => [s.name, []]));
     for (let r = 0; r < REPEATS; r++) {

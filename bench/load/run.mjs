@@ -131,7 +131,7 @@ const repeats = Number(values.repeats);
 const all = [];
 
 for (const runtime of values.runtimes.split(",")) {
-  const servers = await selectServers(runtime, values.servers);
+  const servers = await selectServers(runtime, values.servers, values.baseline);
   const version = await versionOf(runtime);
   for (const key of values.scenarios.split(",")) {
     const scenario = SCENARIOS[key];
