@@ -7,7 +7,9 @@
  * {@link validateServerResponse}. Server: parse with `HttpHeadParser.request()`,
  * check with {@link validateUpgradeRequest}, then answer with
  * {@link buildAcceptResponse} or — when it throws a {@link HandshakeError}, or
- * the application declines — {@link buildRejectResponse}. {@link computeAccept}
+ * the application declines — {@link buildRejectResponse}. The validators throw
+ * {@link HandshakeError} (the peer's fault, a `PeerError` with an id); the
+ * builders throw `LocalError` (the caller's). {@link computeAccept}
  * is the key → `Sec-WebSocket-Accept` transform.
  *
  * Server-side status choices: a method other than GET is 405 (with
@@ -35,6 +37,7 @@ import {
 } from "./http.ts";
 import type { HttpRequestHead, HttpResponseHead } from "./http.ts";
 import { sha1 } from "./sha1.ts";
+import { type ErrorId, LocalError, PeerError } from "./errors.ts";
 
 /** The GUID RFC 6455 appends to the key before hashing. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -58,19 +61,23 @@ export function generateKey(): string {
   return encodeBase64(crypto.getRandomValues(new Uint8Array(16)));
 }
 
-/** A handshake that cannot proceed. */
-export class HandshakeError extends Error {
-  /**
-   * The HTTP status a server should answer with; set only by
-   * {@link validateUpgradeRequest}. Client-side failures leave it `undefined`.
-   */
-  readonly status?: number;
-
-  /** Creates an error with a message and, for server-side rejections, a status. */
-  constructor(message: string, status?: number) {
-    super(message);
+/**
+ * The peer's side of the opening handshake is wrong: a {@linkcode PeerError}
+ * (close code 1006: no frame can be sent yet) thrown by
+ * {@link validateUpgradeRequest} (with the HTTP `status` to answer) and
+ * {@link validateServerResponse} (no `status`; the connection reports the
+ * response's). `instanceof HandshakeError` means "the peer's handshake was
+ * bad"; a bad local URL, option or header is a {@linkcode LocalError}.
+ */
+export class HandshakeError extends PeerError {
+  /** Creates an error with a message, a status (server side) and an id. */
+  constructor(
+    message: string,
+    status?: number,
+    id: ErrorId = "WS_ERR_INVALID_REQUEST",
+  ) {
+    super(1006, message, id, { status });
     this.name = "HandshakeError";
-    if (status !== undefined) this.status = status;
   }
 }
 
@@ -219,13 +226,17 @@ function headerPairs(
     : Object.entries(init);
   for (const [name, value] of pairs) {
     if (typeof name !== "string" || !isToken(name)) {
-      throw new HandshakeError(`invalid header name ${JSON.stringify(name)}`);
+      throw new LocalError(
+        "syntax",
+        `invalid header name ${JSON.stringify(name)}`,
+      );
     }
     if (typeof value !== "string" || !isFieldValue(value)) {
-      throw new HandshakeError(`invalid value for header "${name}"`);
+      throw new LocalError("syntax", `invalid value for header "${name}"`);
     }
     if (reserved.has(name.toLowerCase())) {
-      throw new HandshakeError(
+      throw new LocalError(
+        "argument",
         `header "${name}" is set by the handshake and cannot be given`,
       );
     }
@@ -235,7 +246,9 @@ function headerPairs(
 }
 
 function checkValue(what: string, value: string): void {
-  if (!isFieldValue(value)) throw new HandshakeError(`invalid ${what} value`);
+  if (!isFieldValue(value)) {
+    throw new LocalError("syntax", `invalid ${what} value`);
+  }
 }
 
 function serialize(startLine: string, fields: [string, string][]): string {
@@ -268,10 +281,11 @@ const CLIENT_RESERVED = new Set([
  * `Authorization: Basic …` (percent-decoded, then base64), as browsers do,
  * unless `headers` gives an `Authorization` field of its own.
  *
- * @throws {HandshakeError} on a bad URL, invalid or duplicate subprotocols, bad
- *   header names or values (CR/LF injection), an extra header that would replace
- *   a handshake field (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`,
- *   `Origin` — use the options), or an invalid `key`.
+ * @throws {LocalError} of kind `"syntax"` on a bad URL, invalid or duplicate
+ *   subprotocols, bad header names or values (CR/LF injection) or an invalid
+ *   `key`; of kind `"argument"` for an extra header that would replace a
+ *   handshake field (`Host`, `Upgrade`, `Connection`, `Sec-WebSocket-*`,
+ *   `Origin` — use the options).
  */
 export function buildClientRequest(
   url: string | URL,
@@ -281,17 +295,18 @@ export function buildClientRequest(
   try {
     parsed = new URL(url);
   } catch {
-    throw new HandshakeError(`invalid URL: ${String(url)}`);
+    throw new LocalError("syntax", `invalid URL: ${String(url)}`);
   }
   if (parsed.protocol === "http:") parsed.protocol = "ws:";
   else if (parsed.protocol === "https:") parsed.protocol = "wss:";
   if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-    throw new HandshakeError(
+    throw new LocalError(
+      "syntax",
       `URL scheme must be ws: or wss:, got ${parsed.protocol}`,
     );
   }
   if (parsed.href.includes("#")) {
-    throw new HandshakeError("URL must not have a fragment");
+    throw new LocalError("syntax", "URL must not have a fragment");
   }
 
   const raw = options.protocols;
@@ -303,16 +318,21 @@ export function buildClientRequest(
   const seen = new Set<string>();
   for (const p of protocols) {
     if (typeof p !== "string" || !isToken(p)) {
-      throw new HandshakeError(`invalid subprotocol ${JSON.stringify(p)}`);
+      throw new LocalError(
+        "syntax",
+        `invalid subprotocol ${JSON.stringify(p)}`,
+      );
     }
-    if (seen.has(p)) throw new HandshakeError(`duplicate subprotocol "${p}"`);
+    if (seen.has(p)) {
+      throw new LocalError("syntax", `duplicate subprotocol "${p}"`);
+    }
     seen.add(p);
   }
 
   let key: string;
   if (options.key !== undefined) {
     if (decodeBase64(options.key)?.length !== 16) {
-      throw new HandshakeError("key must be base64 of 16 bytes");
+      throw new LocalError("syntax", "key must be base64 of 16 bytes");
     }
     key = options.key;
   } else {
@@ -403,7 +423,8 @@ function hexValue(c: number | undefined): number {
  *
  * @returns The selected subprotocol and the raw extensions value (`""` when
  *   absent). Checking the extensions against the offer is the extension code's job.
- * @throws {HandshakeError} with a distinct message per failed rule.
+ * @throws {HandshakeError} (a `PeerError`) with a distinct message and an
+ *   id per failed rule.
  */
 export function validateServerResponse(
   head: HttpResponseHead,
@@ -414,34 +435,54 @@ export function validateServerResponse(
     const text = head.statusText ? ` ${head.statusText}` : "";
     throw new HandshakeError(
       `unexpected response status ${head.status}${text} (expected 101)`,
+      undefined,
+      "WS_ERR_UNEXPECTED_STATUS",
     );
   }
   if (head.version !== "1.1") {
     throw new HandshakeError(
       `HTTP/${head.version} response cannot upgrade (need HTTP/1.1)`,
+      undefined,
+      "WS_ERR_UNEXPECTED_STATUS",
     );
   }
   const upgrade = h.get("upgrade");
   if (upgrade === undefined) {
-    throw new HandshakeError("missing Upgrade header in response");
+    throw new HandshakeError(
+      "missing Upgrade header in response",
+      undefined,
+      "WS_ERR_INVALID_UPGRADE_HEADER",
+    );
   }
   const upgrades = parseProtocolList(upgrade);
   if (upgrades.length !== 1 || upgrades[0].toLowerCase() !== "websocket") {
     throw new HandshakeError(
       `invalid Upgrade header in response: ${JSON.stringify(upgrade)}`,
+      undefined,
+      "WS_ERR_INVALID_UPGRADE_HEADER",
     );
   }
   if (!hasToken(h.get("connection"), "upgrade")) {
     throw new HandshakeError(
       'Connection header in response lacks the "upgrade" option',
+      undefined,
+      "WS_ERR_INVALID_CONNECTION_HEADER",
     );
   }
   const accept = h.get("sec-websocket-accept");
   if (accept === undefined) {
-    throw new HandshakeError("missing Sec-WebSocket-Accept header");
+    throw new HandshakeError(
+      "missing Sec-WebSocket-Accept header",
+      undefined,
+      "WS_ERR_INVALID_ACCEPT",
+    );
   }
   if (accept !== computeAccept(request.key)) {
-    throw new HandshakeError("Sec-WebSocket-Accept does not match the key");
+    throw new HandshakeError(
+      "Sec-WebSocket-Accept does not match the key",
+      undefined,
+      "WS_ERR_INVALID_ACCEPT",
+    );
   }
   const protocol = h.get("sec-websocket-protocol");
   if (protocol !== undefined) {
@@ -450,6 +491,8 @@ export function validateServerResponse(
         `server selected subprotocol ${
           JSON.stringify(protocol)
         } but none was offered`,
+        undefined,
+        "WS_ERR_INVALID_SUBPROTOCOL",
       );
     }
     if (!request.protocols.includes(protocol)) {
@@ -457,6 +500,8 @@ export function validateServerResponse(
         `server selected subprotocol ${
           JSON.stringify(protocol)
         } which was not offered`,
+        undefined,
+        "WS_ERR_INVALID_SUBPROTOCOL",
       );
     }
   }
@@ -464,6 +509,8 @@ export function validateServerResponse(
   if (extensions !== undefined && request.extensions === undefined) {
     throw new HandshakeError(
       "server sent Sec-WebSocket-Extensions but none were offered",
+      undefined,
+      "WS_ERR_INVALID_EXTENSION",
     );
   }
   return { protocol: protocol ?? "", extensions: extensions ?? "" };
@@ -538,13 +585,16 @@ export function requestTargetPath(target: string): string | undefined {
  * default port dropped, some characters percent-encoded), so route on
  * `request.path`, which is the path as sent.
  *
- * @throws {TypeError} if `request` did not come from
+ * @throws {LocalError} (`"argument"`) if `request` did not come from
  *   {@link validateUpgradeRequest} and its host or target cannot form a URL.
  */
 export function requestUrl(request: UpgradeRequest, secure: boolean): URL {
   const parts = parseTarget(request.target);
   if (parts === undefined || parseHost(request.host) === undefined) {
-    throw new TypeError("the request has no valid target and host");
+    throw new LocalError(
+      "argument",
+      "the request has no valid target and host",
+    );
   }
   // parseHost admits no "/", "?", "#", "@" or "\" outside an IPv6 literal,
   // so this string has exactly this authority and an empty path.
@@ -574,6 +624,7 @@ export function validateUpgradeRequest(head: HttpRequestHead): UpgradeRequest {
     throw new HandshakeError(
       `method ${head.method} not allowed (expected GET)`,
       405,
+      "WS_ERR_INVALID_METHOD",
     );
   }
   const [major, minor] = head.version.split(".").map(Number);
@@ -608,36 +659,52 @@ export function validateUpgradeRequest(head: HttpRequestHead): UpgradeRequest {
     throw new HandshakeError(
       'Upgrade header does not contain "websocket"',
       426,
+      "WS_ERR_INVALID_UPGRADE_HEADER",
     );
   }
   if (!hasToken(h.get("connection"), "upgrade")) {
     throw new HandshakeError(
       'Connection header does not contain "upgrade"',
       400,
+      "WS_ERR_INVALID_CONNECTION_HEADER",
     );
   }
   const version = h.get("sec-websocket-version");
   if (version === undefined) {
-    throw new HandshakeError("missing Sec-WebSocket-Version header", 426);
+    throw new HandshakeError(
+      "missing Sec-WebSocket-Version header",
+      426,
+      "WS_ERR_UNSUPPORTED_VERSION",
+    );
   }
   if (version !== "13") {
     throw new HandshakeError(
       `unsupported Sec-WebSocket-Version ${JSON.stringify(version)}`,
       426,
+      "WS_ERR_UNSUPPORTED_VERSION",
     );
   }
   const keys = h.getAll("sec-websocket-key");
   if (keys.length === 0) {
-    throw new HandshakeError("missing Sec-WebSocket-Key header", 400);
+    throw new HandshakeError(
+      "missing Sec-WebSocket-Key header",
+      400,
+      "WS_ERR_INVALID_KEY",
+    );
   }
   if (keys.length > 1) {
-    throw new HandshakeError("duplicate Sec-WebSocket-Key header", 400);
+    throw new HandshakeError(
+      "duplicate Sec-WebSocket-Key header",
+      400,
+      "WS_ERR_INVALID_KEY",
+    );
   }
   const key = keys[0];
   if (decodeBase64(key)?.length !== 16) {
     throw new HandshakeError(
       "Sec-WebSocket-Key is not base64 of 16 bytes",
       400,
+      "WS_ERR_INVALID_KEY",
     );
   }
   return {
@@ -682,8 +749,9 @@ const ACCEPT_RESERVED = new Set([
 /**
  * Builds the `101 Switching Protocols` response accepting `request`.
  *
- * @throws {HandshakeError} (no `status`) if `protocol` was not offered by the
- *   client, or on invalid/reserved extra headers or an invalid extensions value.
+ * @throws {LocalError} if `protocol` was not offered by the client
+ *   (`"argument"`), or on invalid (`"syntax"`) or reserved (`"argument"`)
+ *   extra headers or an invalid extensions value (`"syntax"`).
  */
 export function buildAcceptResponse(
   request: UpgradeRequest,
@@ -697,7 +765,8 @@ export function buildAcceptResponse(
   const { protocol, extensions } = options;
   if (protocol !== undefined && protocol !== "") {
     if (!request.protocols.includes(protocol)) {
-      throw new HandshakeError(
+      throw new LocalError(
+        "argument",
         `subprotocol ${JSON.stringify(protocol)} was not offered by the client`,
       );
     }
@@ -749,9 +818,8 @@ const REJECT_RESERVED = new Set([
  * @param status An integer 400–599, or a redirect 300–399 when `headers`
  *   give a `Location` (e.g. to send a browser to a login page). Unknown
  *   codes get the reason phrase `"Error"` (`"Redirect"` for 3xx).
- * @throws {RangeError} on a status outside 300–599, or a 3xx without
- *   `Location`.
- * @throws {HandshakeError} on invalid extra headers, or ones that set
+ * @throws {LocalError} (`"argument"`) on a status outside 300–599, or a 3xx
+ *   without `Location`; on invalid extra headers, or ones that set
  *   `Content-Length`, `Transfer-Encoding` or `Connection`.
  */
 export function buildRejectResponse(
@@ -759,14 +827,16 @@ export function buildRejectResponse(
   options: RejectOptions = {},
 ): Uint8Array {
   if (!Number.isInteger(status) || status < 300 || status > 599) {
-    throw new RangeError(
+    throw new LocalError(
+      "argument",
       `rejection status must be an integer 400-599 (or 3xx with Location), got ${status}`,
     );
   }
   const extra = headerPairs(options.headers, REJECT_RESERVED);
   const given = new Set(extra.map(([name]) => name.toLowerCase()));
   if (status < 400 && !given.has("location")) {
-    throw new RangeError(
+    throw new LocalError(
+      "argument",
       `a ${status} redirect needs a Location header`,
     );
   }

@@ -51,7 +51,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { PeerError, ProtocolError } from "./errors.ts";
 import {
   type DecodeOutcome,
   type DeferredDecode,
@@ -395,22 +395,22 @@ export function permessageDeflate(
     accept(element: ExtensionParams): Extension {
       const response = parseDeflateParams(element.params, "response");
       if (typeof response === "string") {
-        throw new Error(`invalid permessage-deflate response: ${response}`);
+        throw badResponse(`invalid permessage-deflate response: ${response}`);
       }
       if (config.serverNoContextTakeover && !response.serverNoContextTakeover) {
-        throw new Error(
+        throw badResponse(
           "permessage-deflate response lacks the server_no_context_takeover we asked for",
         );
       }
       let receiveBits = MAX_BITS;
       if (config.serverMaxWindowBits !== undefined) {
         if (response.serverMaxWindowBits === undefined) {
-          throw new Error(
+          throw badResponse(
             "permessage-deflate response lacks the server_max_window_bits we asked for",
           );
         }
         if (response.serverMaxWindowBits > config.serverMaxWindowBits) {
-          throw new Error(
+          throw badResponse(
             `permessage-deflate response has server_max_window_bits=${response.serverMaxWindowBits}, above the ${config.serverMaxWindowBits} we asked for`,
           );
         }
@@ -421,12 +421,12 @@ export function permessageDeflate(
       let bits = clientMaxBits ?? MAX_BITS;
       if (typeof response.clientMaxWindowBits === "number") {
         if (config.clientMaxWindowBits === false) {
-          throw new Error(
+          throw badResponse(
             "permessage-deflate response has client_max_window_bits, which we did not offer",
           );
         }
         if (response.clientMaxWindowBits > bits) {
-          throw new Error(
+          throw badResponse(
             `permessage-deflate response has client_max_window_bits=${response.clientMaxWindowBits}, above the ${bits} we offered`,
           );
         }
@@ -689,13 +689,18 @@ class PerMessageDeflate implements Extension {
     if ("error" in outcome) {
       const { error } = outcome;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new ProtocolError(1007, `invalid compressed data: ${reason}`);
+      throw new ProtocolError(
+        1007,
+        `invalid compressed data: ${reason}`,
+        "WS_ERR_INVALID_COMPRESSED_DATA",
+      );
     }
     const out = outcome.output;
     if (out === undefined || out.length > maxSize) {
       throw new ProtocolError(
         1009,
         `message exceeds ${maxSize} bytes once decompressed`,
+        "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
       );
     }
     this.#received?.push(out);
@@ -711,4 +716,9 @@ class PerMessageDeflate implements Extension {
   get retainedBytes(): number {
     return (this.#sent?.size ?? 0) + (this.#received?.size ?? 0);
   }
+}
+
+/** A fault in the server's permessage-deflate response (the handshake fails). */
+function badResponse(message: string): PeerError {
+  return new PeerError(1006, message, "WS_ERR_INVALID_EXTENSION");
 }

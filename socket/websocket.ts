@@ -23,7 +23,8 @@ import type {
   DeferredDecode,
   ExtensionNegotiator,
 } from "../core/extension.ts";
-import { HandshakeError, type HeaderInit } from "../core/handshake.ts";
+import { LocalError } from "../core/errors.ts";
+import type { HeaderInit } from "../core/handshake.ts";
 import {
   type DeflateCodec,
   PERMESSAGE_DEFLATE,
@@ -373,7 +374,8 @@ export class WebSocket extends EventTarget {
           ),
         });
       } catch (error) {
-        if (error instanceof HandshakeError) {
+        // A bad URL, protocol list or header option: what browsers throw.
+        if (error instanceof LocalError) {
           throw new DOMException(error.message, "SyntaxError");
         }
         throw error;
@@ -779,7 +781,9 @@ export class WebSocket extends EventTarget {
     ) {
       this.#failed = true;
       this.#failCause = error;
-      this.#handle(this.#conn.fail(1011, "internal error"));
+      this.#handle(
+        this.#conn.fail(1011, "internal error", "WS_ERR_APPLICATION"),
+      );
       return;
     }
     const message = error instanceof Error ? error.message : String(error);
@@ -956,20 +960,15 @@ export class WebSocket extends EventTarget {
     // converted before either is checked.
     if (code !== undefined) code = toClampedUint16(code);
     if (reason !== undefined) reason = toUSVString(reason);
-    if (
-      code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)
-    ) {
-      throw new DOMException(
-        `close code must be 1000 or 3000-4999, got ${code}`,
-        "InvalidAccessError",
-      );
-    }
-    if (reason !== undefined && new TextEncoder().encode(reason).length > 123) {
-      throw new DOMException("close reason is over 123 bytes", "SyntaxError");
+    // The core checks the code, then the reason, whatever the state.
+    let events: readonly ConnectionEvent[];
+    try {
+      events = this.#conn.close(code, reason);
+    } catch (error) {
+      throw toDOMException(error);
     }
     if (this.#state === ReadyState.CONNECTING) {
       this.#state = ReadyState.CLOSING;
-      const events = this.#conn.close(code, reason);
       this.#disarm();
       // Set before `destroy()`: a transport may report its close at once.
       (this.#later ??= []).push(() => this.#handle(events));
@@ -977,7 +976,7 @@ export class WebSocket extends EventTarget {
       this.#transport.destroy();
       return;
     }
-    this.#handle(this.#conn.close(code, reason));
+    this.#handle(events);
     if (this.#state === ReadyState.OPEN) this.#state = ReadyState.CLOSING;
   }
 
@@ -1101,7 +1100,12 @@ export class WebSocket extends EventTarget {
             this.#state = ReadyState.CLOSING;
           }
           this.dispatchEvent(
-            new WebSocketErrorEvent(event.message, event.code, this.#failCause),
+            new WebSocketErrorEvent(
+              event.message,
+              event.code,
+              this.#failCause ?? event.cause,
+              event.id,
+            ),
           );
           break;
         case "close":
@@ -1327,6 +1331,22 @@ export class WebSocket extends EventTarget {
       ),
     );
   }
+}
+
+/**
+ * What a browser throws for a `LocalError` (WebIDL/HTML): a bad syntax
+ * (URL, token, a close reason over 123 bytes) is a `SyntaxError`, a value
+ * not allowed (a close code) an `InvalidAccessError`, the wrong state an
+ * `InvalidStateError`. Anything else is returned as it is.
+ */
+function toDOMException(error: unknown): unknown {
+  if (!(error instanceof LocalError)) return error;
+  const name = error.kind === "syntax"
+    ? "SyntaxError"
+    : error.kind === "state"
+    ? "InvalidStateError"
+    : "InvalidAccessError";
+  return new DOMException(error.message, name);
 }
 
 /**
