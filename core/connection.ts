@@ -348,7 +348,9 @@ export class Connection implements FrameSink {
   /**
    * A client connection in `CONNECTING`: its output starts with the upgrade
    * request for `url`; it opens when `receive()` sees a valid response.
-   * Throws `HandshakeError` for an unusable URL or option.
+   * Throws a `LocalError` for an unusable URL or option (kind `"syntax"`
+   * for a bad URL, subprotocol, header or key; `"argument"` for a header
+   * the handshake sets itself).
    */
   static client(
     url: string | URL,
