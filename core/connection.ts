@@ -1031,8 +1031,9 @@ export class Connection implements FrameSink {
    * 3000–4999) and a reason of at most 123 UTF-8 bytes; with no code, the
    * close frame has no payload. Throws a `LocalError`: kind `"argument"`
    * for an invalid code, `"syntax"` for a reason over 123 bytes (the kinds
-   * a browser's `InvalidAccessError` and `SyntaxError` map from). While connecting, fails the connection instead; once closing or
-   * closed, does nothing.
+   * a browser's `InvalidAccessError` and `SyntaxError` map from). While
+   * connecting, fails the connection instead; once closing or closed, does
+   * nothing.
    */
   close(code?: number, reason = ""): readonly ConnectionEvent[] {
     if (code !== undefined && !isApplicationCloseCode(code)) {
