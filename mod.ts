@@ -52,6 +52,7 @@ setDefaultRuntime(currentRuntime);
 
 export { computeAccept } from "./core/handshake.ts";
 export { CloseCode, closeCodeName } from "./core/close.ts";
+export { ERROR_IDS, type ErrorId } from "./core/errors.ts";
 export type { UpgradeRequest } from "./core/handshake.ts";
 export {
   type BinaryType,

@@ -46,7 +46,12 @@
 import { EMPTY_BYTES, toBytes } from "./bytes.ts";
 import { isApplicationCloseCode, isValidWireCloseCode } from "./close.ts";
 import { FrameDecoder, type FrameSink } from "./decoder.ts";
-import { ProtocolError } from "./errors.ts";
+import {
+  type ErrorId,
+  LocalError,
+  PeerError,
+  ProtocolError,
+} from "./errors.ts";
 import {
   acceptExtensions,
   type DecodeOutcome,
@@ -131,12 +136,17 @@ export type ConnectionEvent =
     /**
      * The connection failed. `code` is the close code it failed with (1006
      * when no close frame could be sent); `status` is the HTTP status of a
-     * rejected handshake on either side, when there was one.
+     * rejected handshake on either side, when there was one. `id` says
+     * which rule was broken (see `ERROR_IDS` in ./errors.ts); `cause` is
+     * the exception behind a `WS_ERR_INTERNAL` failure (a bug in wskit or
+     * an extension).
      */
     type: "error";
     code: number;
     message: string;
+    id: ErrorId;
     status?: number;
+    cause?: unknown;
   }
   | {
     /** Final event: the connection is closed at the protocol level. */
@@ -366,7 +376,9 @@ export class Connection implements FrameSink {
   /**
    * A client connection in `CONNECTING`: its output starts with the upgrade
    * request for `url`; it opens when `receive()` sees a valid response.
-   * Throws `HandshakeError` for an unusable URL or option.
+   * Throws a `LocalError` for an unusable URL or option (kind `"syntax"`
+   * for a bad URL, subprotocol, header or key; `"argument"` for a header
+   * the handshake sets itself).
    */
   static client(
     url: string | URL,
@@ -556,7 +568,8 @@ export class Connection implements FrameSink {
     rest: Uint8Array = EMPTY_BYTES,
   ): readonly ConnectionEvent[] {
     if (this.role !== "server" || this.#http === undefined) {
-      throw new Error(
+      throw new LocalError(
+        "state",
         "receiveHead() needs a server connection awaiting its request",
       );
     }
@@ -575,7 +588,7 @@ export class Connection implements FrameSink {
       result = this.#http!.push(chunk);
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
-      this.#handshakeFailed(error.message, error.status);
+      this.#handshakeFailed(error.message, error.status, error.id);
       return undefined;
     }
     if (!result.done) return undefined;
@@ -589,7 +602,13 @@ export class Connection implements FrameSink {
           acceptExtensions(negotiated.extensions, this.#negotiators),
         );
       } catch (error) {
-        this.#handshakeFailed(errorMessage(error), head.status);
+        const peer = error instanceof PeerError;
+        this.#handshakeFailed(
+          errorMessage(error),
+          head.status,
+          peer ? error.id : "WS_ERR_INTERNAL",
+          peer ? undefined : error,
+        );
         return undefined;
       }
       this.#clientRequest = undefined;
@@ -606,8 +625,8 @@ export class Connection implements FrameSink {
     try {
       request = validateUpgradeRequest(head);
     } catch (error) {
-      const status = (error as { status?: number }).status ?? 400;
-      this.#handshakeFailed(errorMessage(error), status);
+      if (!(error instanceof PeerError)) throw error;
+      this.#handshakeFailed(error.message, error.status ?? 400, error.id);
       return;
     }
     this.#upgradeRequest = request;
@@ -631,11 +650,16 @@ export class Connection implements FrameSink {
     (this.#early ??= []).push(chunk);
   }
 
-  #handshakeFailed(message: string, status: number): void {
+  #handshakeFailed(
+    message: string,
+    status: number,
+    id: ErrorId,
+    cause?: unknown,
+  ): void {
     if (this.role === "server") {
       this.#output.push(buildRejectResponse(status, { body: message }));
     }
-    this.#closed(1006, message, false, { status });
+    this.#closed(1006, message, false, { status, id, cause });
   }
 
   /** Makes `extensions` live: their RSV bits become legal on receive. */
@@ -708,7 +732,9 @@ export class Connection implements FrameSink {
    */
   resume(outcome: DecodeOutcome): readonly ConnectionEvent[] {
     const job = this.#deferred;
-    if (job === undefined) throw new Error("resume() without a suspend event");
+    if (job === undefined) {
+      throw new LocalError("state", "resume() without a suspend event");
+    }
     this.#deferred = undefined;
     const held = this.#held;
     this.#held = undefined;
@@ -797,7 +823,10 @@ export class Connection implements FrameSink {
 
   #pendingRequest(): UpgradeRequest {
     if (this.#upgradeRequest === undefined || this.#state !== 0) {
-      throw new Error("no upgrade request is waiting for a decision");
+      throw new LocalError(
+        "state",
+        "no upgrade request is waiting for a decision",
+      );
     }
     return this.#upgradeRequest;
   }
@@ -935,7 +964,7 @@ export class Connection implements FrameSink {
     code: number,
     reason: string,
     wasClean: boolean,
-    error?: { status?: number; code?: number },
+    error?: { status?: number; code?: number; id: ErrorId; cause?: unknown },
   ): void {
     this.#state = ReadyState.CLOSED;
     if (!wasClean || this.role === "server") this.#wantsTransportClose = true;
@@ -945,8 +974,10 @@ export class Connection implements FrameSink {
         type: "error",
         code: error.code ?? code,
         message: reason,
+        id: error.id,
       };
       if (error.status !== undefined) event.status = error.status;
+      if (error.cause !== undefined) event.cause = error.cause;
       this.#events.push(event);
     }
     this.#events.push({ type: "close", code, reason, wasClean });
@@ -973,7 +1004,8 @@ export class Connection implements FrameSink {
   #requireOpen(what: string): void {
     if (!this.canSend) {
       const names = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"];
-      throw new Error(
+      throw new LocalError(
+        "state",
         `cannot ${what}: the connection is ${names[this.#state]}`,
       );
     }
@@ -1014,7 +1046,9 @@ export class Connection implements FrameSink {
       this.#write(opcode, payload, true, rsv);
       return;
     }
-    if (!(size >= 1)) throw new RangeError("fragmentSize must be at least 1");
+    if (!(size >= 1)) {
+      throw new LocalError("argument", "fragmentSize must be at least 1");
+    }
     for (let offset = 0; offset < payload.length; offset += size) {
       const end = Math.min(offset + size, payload.length);
       this.#write(
@@ -1041,13 +1075,16 @@ export class Connection implements FrameSink {
   /**
    * Starts the closing handshake with an application close code (1000 or
    * 3000–4999) and a reason of at most 123 UTF-8 bytes; with no code, the
-   * close frame has no payload. Throws `RangeError` for an invalid code or
-   * reason. While connecting, fails the connection instead; once closing or
-   * closed, does nothing.
+   * close frame has no payload. Throws a `LocalError`: kind `"argument"`
+   * for an invalid code, `"syntax"` for a reason over 123 bytes (the kinds
+   * a browser's `InvalidAccessError` and `SyntaxError` map from). While
+   * connecting, fails the connection instead; once closing or closed, does
+   * nothing.
    */
   close(code?: number, reason = ""): readonly ConnectionEvent[] {
     if (code !== undefined && !isApplicationCloseCode(code)) {
-      throw new RangeError(
+      throw new LocalError(
+        "argument",
         `close code must be 1000 or 3000-4999, got ${code}`,
       );
     }
@@ -1064,11 +1101,14 @@ export class Connection implements FrameSink {
     reason = "",
   ): readonly ConnectionEvent[] {
     if (code !== undefined && !isValidWireCloseCode(code)) {
-      throw new RangeError(`close code ${code} may not be sent`);
+      throw new LocalError("argument", `close code ${code} may not be sent`);
     }
     const payload = closePayload(code, reason);
     if (payload.length > MAX_CONTROL_PAYLOAD) {
-      throw new RangeError("close reason is longer than 123 UTF-8 bytes");
+      throw new LocalError(
+        "syntax",
+        "close reason is longer than 123 UTF-8 bytes",
+      );
     }
     if (this.#state === ReadyState.CONNECTING) {
       return this.abort("closed before the connection was established");
@@ -1084,11 +1124,16 @@ export class Connection implements FrameSink {
    * Fails the connection now: sends a close frame with `code` (if one can
    * still be sent) and does not wait for the peer's. Reports `error` and
    * `close` (wasClean false). For limits and policies enforced outside the
-   * core (rate limits, a full send queue). Does nothing once closed.
+   * core (rate limits, a full send queue). The `error` event's id is `id`.
+   * Does nothing once closed.
    */
-  fail(code: number, message: string): readonly ConnectionEvent[] {
+  fail(
+    code: number,
+    message: string,
+    id: ErrorId = "WS_ERR_FAILED",
+  ): readonly ConnectionEvent[] {
     if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
-    const events = this.#run(() => this.#failNow(code, message));
+    const events = this.#run(() => this.#failNow(code, message, id));
     // A local decision: the close frame is queued now, so nothing sent
     // after this call goes out.
     this.#writePendingClose();
@@ -1099,10 +1144,10 @@ export class Connection implements FrameSink {
    * Fails the connection with `code`. The close frame is deferred to the
    * next `takeOutput()` (see `#pendingClose`), like the echo of a close.
    */
-  #failNow(code: number, message: string): void {
+  #failNow(code: number, message: string, id: ErrorId, cause?: unknown): void {
     if (this.#state === ReadyState.CLOSED) return;
     if (this.#state === ReadyState.CONNECTING) {
-      this.#handshakeFailed(message, 400);
+      this.#handshakeFailed(message, 400, id, cause);
       return;
     }
     const reason = truncateUtf8(message, MAX_CONTROL_PAYLOAD - 2);
@@ -1110,7 +1155,7 @@ export class Connection implements FrameSink {
       this.#closeSent = true;
       this.#pendingClose = closePayload(code, reason);
     }
-    this.#closed(code, reason, false, { code });
+    this.#closed(code, reason, false, { code, id, cause });
   }
 
   /** Runs `step` collecting its events; an exception fails the connection. */
@@ -1125,19 +1170,31 @@ export class Connection implements FrameSink {
     return events;
   }
 
-  /** Fails the connection for an exception: its close code, else 1011. */
+  /**
+   * Fails the connection for an exception: a `PeerError` with its close
+   * code and id; anything else is a bug (in wskit or an extension; no
+   * local call can get here): 1011, `WS_ERR_INTERNAL`, the exception kept
+   * as the event's `cause`.
+   */
   #failOn(error: unknown): void {
-    const code = error instanceof ProtocolError ? error.code : 1011;
-    this.#failNow(code, errorMessage(error));
+    if (error instanceof PeerError) {
+      this.#failNow(error.code, error.message, error.id);
+    } else {
+      this.#failNow(1011, errorMessage(error), "WS_ERR_INTERNAL", error);
+    }
   }
 
   /**
    * Fails the connection without sending anything (the handshake timed out,
-   * the transport broke): reports `error` with `message` and `close` 1006.
+   * the transport broke): reports `error` with `message` and `id`, and
+   * `close` 1006.
    */
-  abort(message: string): readonly ConnectionEvent[] {
+  abort(
+    message: string,
+    id: ErrorId = "WS_ERR_ABORTED",
+  ): readonly ConnectionEvent[] {
     if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
-    return this.#run(() => this.#closed(1006, message, false, {}));
+    return this.#run(() => this.#closed(1006, message, false, { id }));
   }
 
   /**
@@ -1148,9 +1205,15 @@ export class Connection implements FrameSink {
   timeout(): readonly ConnectionEvent[] {
     switch (this.#state) {
       case ReadyState.CONNECTING:
-        return this.abort("opening handshake timed out");
+        return this.abort(
+          "opening handshake timed out",
+          "WS_ERR_HANDSHAKE_TIMEOUT",
+        );
       case ReadyState.CLOSING:
-        return this.abort("timed out waiting for the peer's close frame");
+        return this.abort(
+          "timed out waiting for the peer's close frame",
+          "WS_ERR_CLOSE_TIMEOUT",
+        );
       default:
         if (this.#state === ReadyState.CLOSED) this.#wantsTransportClose = true;
         return NO_EVENTS;
@@ -1168,7 +1231,9 @@ export class Connection implements FrameSink {
     if (this.#state === ReadyState.CLOSED) return NO_EVENTS;
     return this.#run(() => {
       if (this.#state === ReadyState.CONNECTING) {
-        this.#closed(1006, "connection closed during the handshake", false, {});
+        this.#closed(1006, "connection closed during the handshake", false, {
+          id: "WS_ERR_CONNECTION_CLOSED",
+        });
       } else {
         this.#closed(1006, "", false);
       }
@@ -1180,7 +1245,10 @@ export class Connection implements FrameSink {
 function controlBytes(data: string | Uint8Array): Uint8Array {
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
   if (bytes.length > MAX_CONTROL_PAYLOAD) {
-    throw new RangeError("control frame payload is longer than 125 bytes");
+    throw new LocalError(
+      "argument",
+      "control frame payload is longer than 125 bytes",
+    );
   }
   return bytes;
 }

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError, rsvErrorId } from "./errors.ts";
 import { MAX_CONTROL_PAYLOAD } from "./frame.ts";
 import { applyMask, xorKeyBytes } from "./mask.ts";
 
@@ -172,16 +172,35 @@ export class FrameDecoder {
 
   /** Checks the first header byte (and a control frame's length). */
   #check(fin: boolean, rsv: number, opcode: number, length: number): void {
-    if ((rsv & ~this.allowedRsv) !== 0) {
-      throw new ProtocolError(1002, "reserved bits set without an extension");
+    const unasked = rsv & ~this.allowedRsv;
+    if (unasked !== 0) {
+      throw new ProtocolError(
+        1002,
+        "reserved bits set without an extension",
+        rsvErrorId(unasked),
+      );
     }
     if (((VALID_OPCODES >> opcode) & 1) === 0) {
-      throw new ProtocolError(1002, `reserved opcode 0x${opcode.toString(16)}`);
+      throw new ProtocolError(
+        1002,
+        `reserved opcode 0x${opcode.toString(16)}`,
+        "WS_ERR_INVALID_OPCODE",
+      );
     }
     if (opcode >= 0x8) {
-      if (!fin) throw new ProtocolError(1002, "fragmented control frame");
+      if (!fin) {
+        throw new ProtocolError(
+          1002,
+          "fragmented control frame",
+          "WS_ERR_EXPECTED_FIN",
+        );
+      }
       if (length > MAX_CONTROL_PAYLOAD) {
-        throw new ProtocolError(1002, "control frame payload over 125 bytes");
+        throw new ProtocolError(
+          1002,
+          "control frame payload over 125 bytes",
+          "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+        );
       }
     }
   }
@@ -210,6 +229,7 @@ export class FrameDecoder {
       throw new ProtocolError(
         1002,
         masked ? "masked frame from a server" : "unmasked frame from a client",
+        masked ? "WS_ERR_UNEXPECTED_MASK" : "WS_ERR_EXPECTED_MASK",
       );
     }
     if (length === 126) {
@@ -222,10 +242,18 @@ export class FrameDecoder {
         (buf[p + 6] << 8) | buf[p + 7]) >>> 0;
       p += 8;
       if (high >= 0x8000_0000) {
-        throw new ProtocolError(1002, "64-bit length with the top bit set");
+        throw new ProtocolError(
+          1002,
+          "64-bit length with the top bit set",
+          "WS_ERR_INVALID_PAYLOAD_LENGTH",
+        );
       }
       if (high > 0x1f_ffff) {
-        throw new ProtocolError(1009, "frame length over 2^53 bytes");
+        throw new ProtocolError(
+          1009,
+          "frame length over 2^53 bytes",
+          "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH",
+        );
       }
       length = high * 0x1_0000_0000 + low;
     }

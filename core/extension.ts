@@ -7,6 +7,7 @@
  * @module
  */
 
+import { PeerError } from "./errors.ts";
 import { isToken } from "./http.ts";
 
 /** One extension in a `Sec-WebSocket-Extensions` header: name and params. */
@@ -93,7 +94,7 @@ export interface ExtensionNegotiator {
   /**
    * Client: the server accepted with `params`. Returns the instance, or
    * throws an `Error` saying why the response is invalid (the handshake
-   * then fails).
+   * then fails, id `WS_ERR_INVALID_EXTENSION`; a `PeerError` keeps its own).
    */
   accept(params: ExtensionParams): Extension;
   /**
@@ -188,10 +189,17 @@ export function negotiateExtensions(
   return accepted;
 }
 
+/** A fault in the server's extensions response (the handshake fails). */
+function badResponse(message: string, cause?: unknown): PeerError {
+  return new PeerError(1006, message, "WS_ERR_INVALID_EXTENSION", { cause });
+}
+
 /**
  * Client side: checks the server's response header against what was
- * offered and returns the instances. Throws an `Error` for an extension not
- * offered, one accepted twice, invalid parameters or clashing RSV bits.
+ * offered and returns the instances. Throws a `PeerError`
+ * (`WS_ERR_INVALID_EXTENSION`) for an extension not offered, one accepted
+ * twice, invalid parameters (what a negotiator's `accept` throws) or
+ * clashing RSV bits.
  */
 export function acceptExtensions(
   response: string,
@@ -200,23 +208,32 @@ export function acceptExtensions(
   if (response.trim() === "") return [];
   const elements = parseExtensions(response);
   if (elements === undefined) {
-    throw new Error("malformed Sec-WebSocket-Extensions in the response");
+    throw badResponse("malformed Sec-WebSocket-Extensions in the response");
   }
   const accepted: Extension[] = [];
   let used = 0;
   for (const element of elements) {
     const negotiator = negotiators.find((n) => n.name === element.name);
     if (negotiator === undefined) {
-      throw new Error(
+      throw badResponse(
         `server accepted extension "${element.name}" that was not offered`,
       );
     }
     if (accepted.some((e) => e.name === element.name)) {
-      throw new Error(`server accepted extension "${element.name}" twice`);
+      throw badResponse(`server accepted extension "${element.name}" twice`);
     }
-    const extension = negotiator.accept(element);
+    let extension: Extension;
+    try {
+      extension = negotiator.accept(element);
+    } catch (error) {
+      if (error instanceof PeerError) throw error;
+      throw badResponse(
+        error instanceof Error ? error.message : String(error),
+        error,
+      );
+    }
     if ((extension.rsv & used) !== 0) {
-      throw new Error(
+      throw badResponse(
         "extensions in the response claim the same reserved bits",
       );
     }

@@ -39,6 +39,7 @@
  * @module
  */
 
+import { type ErrorId, LocalError, PeerError } from "./errors.ts";
 import { parseIPv6 } from "./ip.ts";
 
 /** Size limits for one message head. */
@@ -145,16 +146,26 @@ export class HeaderMap {
   }
 }
 
-/** A malformed or oversized message head. */
-export class HttpError extends Error {
+/**
+ * A malformed or oversized message head: a {@linkcode PeerError} (close
+ * code 1006, no frame is sent) with the HTTP `status` that answers it and
+ * an id, by default `WS_ERR_HEADERS_TOO_LARGE` for 431 and
+ * `WS_ERR_INVALID_HTTP` otherwise.
+ */
+export class HttpError extends PeerError {
   /** 400 (malformed) or 431 (head too large / too many fields). */
-  readonly status: number;
+  declare readonly status: number;
 
   /** Creates an error with an HTTP status and a message. */
-  constructor(status: number, message: string) {
-    super(message);
+  constructor(
+    status: number,
+    message: string,
+    id: ErrorId = status === 431
+      ? "WS_ERR_HEADERS_TOO_LARGE"
+      : "WS_ERR_INVALID_HTTP",
+  ) {
+    super(1006, message, id, { status });
     this.name = "HttpError";
-    this.status = status;
   }
 }
 
@@ -321,7 +332,10 @@ export class HttpHeadParser<T extends HttpRequestHead | HttpResponseHead> {
   push(chunk: Uint8Array): HttpParseResult<T> {
     if (this.#state === FAILED) throw this.#error;
     if (this.#state === DONE) {
-      throw new Error("HttpHeadParser: the head is already complete");
+      throw new LocalError(
+        "state",
+        "HttpHeadParser: the head is already complete",
+      );
     }
     try {
       return this.#push(chunk);

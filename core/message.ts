@@ -8,7 +8,7 @@
  */
 
 import { concatBytes, EMPTY_BYTES } from "./bytes.ts";
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError, rsvErrorId } from "./errors.ts";
 import { Opcode } from "./frame.ts";
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
@@ -66,12 +66,14 @@ function checkLimits(
     throw new ProtocolError(
       1009,
       `message exceeds ${limits.maxMessageSize} bytes`,
+      "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
     );
   }
   if (fragments > limits.maxFragments) {
     throw new ProtocolError(
       1009,
       `message exceeds ${limits.maxFragments} fragments`,
+      "WS_ERR_TOO_MANY_FRAGMENTS",
     );
   }
 }
@@ -99,10 +101,10 @@ export function singleMessage(
   const validator = sharedValidator;
   validator.reset();
   if (!validator.push(data, start, end)) {
-    throw new ProtocolError(1007, INVALID_UTF8);
+    throw new ProtocolError(1007, INVALID_UTF8, "WS_ERR_INVALID_UTF8");
   }
   if (!validator.complete) {
-    throw new ProtocolError(1007, TRUNCATED_UTF8);
+    throw new ProtocolError(1007, TRUNCATED_UTF8, "WS_ERR_INVALID_UTF8");
   }
   return textDecoder.decode(bytes);
 }
@@ -168,16 +170,25 @@ export class MessageAssembler {
   frame(opcode: number, length: number, rsv = 0, fin = true): void {
     if (opcode === Opcode.Continuation) {
       if (this.#opcode === 0) {
-        throw new ProtocolError(1002, "continuation frame with no message");
+        throw new ProtocolError(
+          1002,
+          "continuation frame with no message",
+          "WS_ERR_INVALID_OPCODE",
+        );
       }
       if (rsv !== 0) {
-        throw new ProtocolError(1002, "reserved bits set on a continuation");
+        throw new ProtocolError(
+          1002,
+          "reserved bits set on a continuation",
+          rsvErrorId(rsv),
+        );
       }
     } else {
       if (this.#opcode !== 0) {
         throw new ProtocolError(
           1002,
           "new data frame inside a fragmented message",
+          "WS_ERR_INVALID_OPCODE",
         );
       }
       this.#opcode = opcode;
@@ -201,7 +212,7 @@ export class MessageAssembler {
       this.#opcode === Opcode.Text && this.#rsv === 0 &&
       !this.#validator.push(data, start, end)
     ) {
-      throw new ProtocolError(1007, INVALID_UTF8);
+      throw new ProtocolError(1007, INVALID_UTF8, "WS_ERR_INVALID_UTF8");
     }
     if (!this.#hasFirst) {
       this.#hasFirst = true;
@@ -321,18 +332,22 @@ export class MessageAssembler {
     const rsv = this.#rsv;
     if (rsv !== 0) {
       if (decode === undefined) {
-        throw new ProtocolError(1002, "reserved bits set without an extension");
+        throw new ProtocolError(
+          1002,
+          "reserved bits set without an extension",
+          rsvErrorId(rsv),
+        );
       }
       data = decode(data, rsv, this.#limits.maxMessageSize);
       if (opcode === Opcode.Text && !isValidUtf8(data)) {
-        throw new ProtocolError(1007, INVALID_UTF8);
+        throw new ProtocolError(1007, INVALID_UTF8, "WS_ERR_INVALID_UTF8");
       }
     }
     if (opcode !== Opcode.Text) {
       return data.length === 0 ? new Uint8Array(0) : data;
     }
     if (rsv === 0 && !this.#validator.complete) {
-      throw new ProtocolError(1007, TRUNCATED_UTF8);
+      throw new ProtocolError(1007, TRUNCATED_UTF8, "WS_ERR_INVALID_UTF8");
     }
     return textDecoder.decode(data);
   }

@@ -60,7 +60,15 @@ export {
   formatExtension,
   parseExtensions,
 } from "./extension.ts";
-export { ProtocolError } from "./errors.ts";
+export {
+  ERROR_IDS,
+  type ErrorId,
+  LocalError,
+  type LocalErrorKind,
+  PeerError,
+  type PeerErrorOptions,
+  ProtocolError,
+} from "./errors.ts";
 export {
   type FrameHeader,
   isControlOpcode,

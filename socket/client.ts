@@ -20,7 +20,7 @@
  */
 
 import { Connection } from "../core/connection.ts";
-import { HandshakeError } from "../core/handshake.ts";
+import { LocalError } from "../core/errors.ts";
 import type { Runtime } from "../adapters/transport.ts";
 import { Driver } from "./driver.ts";
 import {
@@ -69,7 +69,8 @@ export function openClient(
       ),
     });
   } catch (error) {
-    if (error instanceof HandshakeError) {
+    // A bad URL, protocol list or header option: what browsers throw.
+    if (error instanceof LocalError) {
       throw new DOMException(error.message, "SyntaxError");
     }
     throw error;

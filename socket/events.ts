@@ -48,6 +48,8 @@ export interface ErrorEventInit extends EventInit {
   error?: unknown;
   /** The close code the failure caused. */
   code?: number;
+  /** The failure's stable id (default ""). */
+  id?: string;
 }
 
 /**
@@ -100,9 +102,10 @@ export class WebSocketCloseEvent extends Event {
 /**
  * An `error` event that also says what went wrong: shaped like the DOM's
  * `ErrorEvent` (`message`, `filename`, `lineno`, `colno`, `error`), plus
- * the close `code` the failure caused. Made as
- * `new WebSocketErrorEvent(message, code, error?)` (type `"error"`) or, as
- * in the DOM, `new WebSocketErrorEvent(type, init?)`.
+ * the close `code` the failure caused and its stable `id` (one of
+ * `ERROR_IDS` in core/errors.ts, e.g. `"WS_ERR_UNEXPECTED_RSV_1"`). Made as
+ * `new WebSocketErrorEvent(message, code, error?, id?)` (type `"error"`) or,
+ * as in the DOM, `new WebSocketErrorEvent(type, init?)`.
  */
 export class WebSocketErrorEvent extends Event {
   readonly #message: string;
@@ -111,15 +114,17 @@ export class WebSocketErrorEvent extends Event {
   readonly #colno: number;
   readonly #error: unknown;
   readonly #code: number;
+  readonly #id: string;
 
   /** Creates an `error` event for a failure that caused close code `code`. */
-  constructor(message: string, code: number, error?: unknown);
+  constructor(message: string, code: number, error?: unknown, id?: string);
   /** Creates an event of `type`, as `new ErrorEvent(type, init)` does. */
   constructor(type: string, init?: ErrorEventInit);
   constructor(
     first: string,
     second?: number | ErrorEventInit,
     error?: unknown,
+    id?: string,
   ) {
     if (arguments.length === 0) {
       throw new TypeError(
@@ -131,6 +136,7 @@ export class WebSocketErrorEvent extends Event {
       this.#message = String(first);
       this.#code = second;
       this.#error = error;
+      this.#id = id ?? "";
       this.#filename = "";
       this.#lineno = 0;
       this.#colno = 0;
@@ -149,6 +155,7 @@ export class WebSocketErrorEvent extends Event {
     this.#colno = toUnsigned(dict.colno ?? 0, 32);
     this.#error = dict.error;
     this.#code = toUnsigned(dict.code ?? 0, 16);
+    this.#id = dict.id === undefined ? "" : String(dict.id);
   }
 
   /** Why the connection failed, or what threw. */
@@ -171,7 +178,11 @@ export class WebSocketErrorEvent extends Event {
     return this.#colno;
   }
 
-  /** The exception that caused it, if one did (thrown by `onMessage` or a listener). */
+  /**
+   * The exception that caused it, if one did: thrown by `onMessage` or a
+   * listener, or (id `WS_ERR_INTERNAL`) the bug in wskit or an extension
+   * that failed the connection (the core event's `cause`).
+   */
   get error(): unknown {
     return this.#error;
   }
@@ -185,6 +196,16 @@ export class WebSocketErrorEvent extends Event {
     return this.#code;
   }
 
+  /**
+   * Which rule the failure broke or what ended it, stable across versions
+   * (match on it, not on `message`): a key of `ERROR_IDS` in
+   * core/errors.ts, e.g. `"WS_ERR_INVALID_UTF8"`, `"WS_ERR_HANDSHAKE_TIMEOUT"`.
+   * `""` when the connection did not fail (`code` 0: a listener threw).
+   */
+  get id(): string {
+    return this.#id;
+  }
+
   static {
     makeEnumerable(this.prototype, [
       "message",
@@ -193,6 +214,7 @@ export class WebSocketErrorEvent extends Event {
       "colno",
       "error",
       "code",
+      "id",
     ]);
     nameInterface(this, "ErrorEvent");
   }

@@ -96,7 +96,7 @@ export interface WebSocketEventMap {
   open: Event;
   /** A message (`data`: string, or binary as `binaryType` says). */
   message: MessageEvent;
-  /** The connection failed, or application code threw (`code` 0). */
+  /** The connection failed (`id` says why), or application code threw (`code` 0, `id` ""). */
   error: WebSocketErrorEvent;
   /** The connection closed. */
   close: WebSocketCloseEvent;

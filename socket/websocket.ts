@@ -20,6 +20,7 @@ import type { DecodeOutcome, DeferredDecode } from "../core/extension.ts";
 import { BufferedAmount, byteSize } from "./buffered.ts";
 import { openClient } from "./client.ts";
 import { type Driver, type DriverOwner, Hold } from "./driver.ts";
+import { LocalError } from "../core/errors.ts";
 import { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
 import { type GuardActions, SocketGuard, type SocketLimits } from "./guard.ts";
 import { GuardedListeners, type Handler, watchResult } from "./listeners.ts";
@@ -424,7 +425,9 @@ export class WebSocket extends EventTarget {
     ) {
       this.#failed = true;
       this.#failCause = error;
-      this.#handle(this.#conn.fail(1011, "internal error"));
+      this.#handle(
+        this.#conn.fail(1011, "internal error", "WS_ERR_APPLICATION"),
+      );
       return;
     }
     const message = error instanceof Error ? error.message : String(error);
@@ -587,27 +590,22 @@ export class WebSocket extends EventTarget {
     // converted before either is checked.
     if (code !== undefined) code = toClampedUint16(code);
     if (reason !== undefined) reason = toUSVString(reason);
-    if (
-      code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)
-    ) {
-      throw new DOMException(
-        `close code must be 1000 or 3000-4999, got ${code}`,
-        "InvalidAccessError",
-      );
-    }
-    if (reason !== undefined && new TextEncoder().encode(reason).length > 123) {
-      throw new DOMException("close reason is over 123 bytes", "SyntaxError");
+    // The core checks the code, then the reason, whatever the state.
+    let events: readonly ConnectionEvent[];
+    try {
+      events = this.#conn.close(code, reason);
+    } catch (error) {
+      throw toDOMException(error);
     }
     if (this.#state === ReadyState.CONNECTING) {
       this.#state = ReadyState.CLOSING;
-      const events = this.#conn.close(code, reason);
       // Set before `destroy()`: a transport may report its close at once.
       (this.#later ??= []).push(() => this.#handle(events));
       setTimeout(() => this.#runLater(), 0);
       this.#driver.destroy();
       return;
     }
-    this.#handle(this.#conn.close(code, reason));
+    this.#handle(events);
     if (this.#state === ReadyState.OPEN) this.#state = ReadyState.CLOSING;
   }
 
@@ -719,7 +717,12 @@ export class WebSocket extends EventTarget {
             this.#state = ReadyState.CLOSING;
           }
           this.dispatchEvent(
-            new WebSocketErrorEvent(event.message, event.code, this.#failCause),
+            new WebSocketErrorEvent(
+              event.message,
+              event.code,
+              this.#failCause ?? event.cause,
+              event.id,
+            ),
           );
           break;
         case "close":
@@ -894,4 +897,20 @@ export class WebSocket extends EventTarget {
       ),
     );
   }
+}
+
+/**
+ * What a browser throws for a `LocalError` (WebIDL/HTML): a bad syntax
+ * (URL, token, a close reason over 123 bytes) is a `SyntaxError`, a value
+ * not allowed (a close code) an `InvalidAccessError`, the wrong state an
+ * `InvalidStateError`. Anything else is returned as it is.
+ */
+function toDOMException(error: unknown): unknown {
+  if (!(error instanceof LocalError)) return error;
+  const name = error.kind === "syntax"
+    ? "SyntaxError"
+    : error.kind === "state"
+    ? "InvalidStateError"
+    : "InvalidAccessError";
+  return new DOMException(error.message, name);
 }

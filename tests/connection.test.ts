@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { LocalError } from "../core/errors.ts";
 import fc from "fast-check";
 import {
   Connection,
@@ -337,9 +338,13 @@ test("connection: local close waits for the peer's close, then is clean", () => 
 test("connection: close validates code and reason", () => {
   const c = client();
   for (const code of [999, 1001, 1005, 1006, 2999, 5000]) {
-    assert.throws(() => c.close(code), RangeError);
+    assert.throws(() => c.close(code), isArgumentError);
   }
-  assert.throws(() => c.close(1000, "é".repeat(62)), /123/);
+  assert.throws(
+    () => c.close(1000, "é".repeat(62)),
+    (e) =>
+      e instanceof LocalError && e.kind === "syntax" && /123/.test(e.message),
+  );
   c.close(1000, "é".repeat(61) + "x");
   assert.equal(c.state, ReadyState.CLOSING);
   assert.deepEqual(c.close(1000), [], "closing twice does nothing");
@@ -355,7 +360,7 @@ test("connection: closeWithCode allows library codes such as 1001", () => {
   const s = server();
   s.closeWithCode(1001, "shutdown");
   assert.equal(output(s)[3], 0xe9);
-  assert.throws(() => server().closeWithCode(1006), RangeError);
+  assert.throws(() => server().closeWithCode(1006), isArgumentError);
 });
 
 test("connection: no data frames after a close is sent", () => {
@@ -438,13 +443,13 @@ test("connection: send fragments a message when asked", () => {
   );
   assert.throws(
     () => s.send(new Uint8Array(4), { fragmentSize: 0 }),
-    RangeError,
+    isArgumentError,
   );
 });
 
 test("connection: ping payloads are limited to 125 bytes", () => {
   const c = client();
-  assert.throws(() => c.ping(new Uint8Array(126)), RangeError);
+  assert.throws(() => c.ping(new Uint8Array(126)), isArgumentError);
   c.ping("x".repeat(125));
   c.pong("beat");
   const events = pump(c, server());
@@ -519,3 +524,8 @@ test("connection: property: random bytes never throw and end in a close code", (
     { numRuns: 500 },
   );
 });
+
+/** A `LocalError` of kind `"argument"` (a bad value from the caller). */
+function isArgumentError(error: unknown): boolean {
+  return error instanceof LocalError && error.kind === "argument";
+}

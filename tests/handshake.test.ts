@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { LocalError } from "../core/errors.ts";
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import {
@@ -121,11 +122,12 @@ function responseFails(
   });
 }
 
+/** A local misuse: `fn` throws a `LocalError` (not a `HandshakeError`). */
 function clientFails(fn: () => unknown, message: string | RegExp): void {
   assert.throws(fn, (error) => {
     assert.ok(
-      error instanceof HandshakeError,
-      `expected HandshakeError, got ${error}`,
+      error instanceof LocalError && !(error instanceof HandshakeError),
+      `expected LocalError, got ${error}`,
     );
     if (typeof message === "string") assert.equal(error.message, message);
     else assert.match(error.message, message);
@@ -1023,11 +1025,11 @@ test("handshake: buildRejectResponse redirects (3xx) only with a Location", () =
     ).head.statusText,
     "Redirect",
   );
-  assert.throws(() => buildRejectResponse(302), RangeError);
+  assert.throws(() => buildRejectResponse(302), isArgumentError);
   for (const status of [200, 299, 600, 301.5, NaN]) {
     assert.throws(
       () => buildRejectResponse(status, { headers: { Location: "/" } }),
-      RangeError,
+      isArgumentError,
     );
   }
   assert.throws(
@@ -1122,7 +1124,7 @@ test("handshake: buildRejectResponse rejects header injection and framing header
 
 test("handshake: buildRejectResponse rejects a status outside 400-599", () => {
   for (const status of [101, 200, 399, 600, 400.5, Number.NaN]) {
-    assert.throws(() => buildRejectResponse(status), RangeError);
+    assert.throws(() => buildRejectResponse(status), isArgumentError);
   }
 });
 
@@ -1157,3 +1159,8 @@ test("handshake: a full client/server exchange with frames after each head", () 
     extensions: "",
   });
 });
+
+/** A `LocalError` of kind `"argument"` (a bad value from the caller). */
+function isArgumentError(error: unknown): boolean {
+  return error instanceof LocalError && error.kind === "argument";
+}

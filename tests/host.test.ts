@@ -4,6 +4,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { LocalError } from "../core/errors.ts";
 import { HeaderMap, type HttpRequestHead, parseHost } from "../core/http.ts";
 import {
   HandshakeError,
@@ -235,11 +236,11 @@ describe("requestUrl", () => {
     const request = validate(["good.example"]);
     assert.throws(
       () => requestUrl({ ...request, host: "evil.example/../admin?" }, false),
-      TypeError,
+      isArgumentError,
     );
     assert.throws(
       () => requestUrl({ ...request, target: "*" }, false),
-      TypeError,
+      isArgumentError,
     );
   });
 });
@@ -273,3 +274,8 @@ describe("Connection.server: Host", () => {
     assert.equal(requestUrl(event.request, false).href, "ws://[::1]:8080/chat");
   });
 });
+
+/** A `LocalError` of kind `"argument"` (a bad value from the caller). */
+function isArgumentError(error: unknown): boolean {
+  return error instanceof LocalError && error.kind === "argument";
+}
