@@ -110,7 +110,16 @@ export type ErrorId =
   /** The peer did not answer a close frame in time (1006). */
   | "WS_ERR_CLOSE_TIMEOUT"
   /** The transport closed during the opening handshake (1006). */
-  | "WS_ERR_CONNECTION_CLOSED";
+  | "WS_ERR_CONNECTION_CLOSED"
+  // ---- socket limits (1008) ----
+  /** The peer sent more messages or bytes per window than `rateLimit` allows. */
+  | "WS_ERR_RATE_LIMIT"
+  /** The peer sent more pings per window than `rateLimit.pings` allows. */
+  | "WS_ERR_PING_RATE_LIMIT"
+  /** More than `maxQueuedBytes` wait for a peer that does not read. */
+  | "WS_ERR_QUEUE_FULL"
+  /** Reading stayed paused past `backpressureTimeout`: the peer does not read. */
+  | "WS_ERR_BACKPRESSURE_TIMEOUT";
 
 /**
  * Every {@linkcode ErrorId} with a short description (frozen), e.g. to
@@ -156,6 +165,10 @@ export const ERROR_IDS: Readonly<Record<ErrorId, string>> = Object.freeze({
   WS_ERR_HANDSHAKE_TIMEOUT: "opening handshake timed out",
   WS_ERR_CLOSE_TIMEOUT: "close handshake timed out",
   WS_ERR_CONNECTION_CLOSED: "transport closed during the handshake",
+  WS_ERR_RATE_LIMIT: "message or byte rate limit exceeded",
+  WS_ERR_PING_RATE_LIMIT: "ping rate limit exceeded",
+  WS_ERR_QUEUE_FULL: "send queue over its limit",
+  WS_ERR_BACKPRESSURE_TIMEOUT: "peer did not read for too long",
 });
 
 /** What a {@linkcode LocalError} says the caller got wrong. */

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { ErrorId } from "../core/errors.ts";
 import type { Wakeful } from "./driver.ts";
 
 /** Limits for one connection. Every one is off unless set. */
@@ -55,12 +56,39 @@ export interface RateLimit {
   windowMs?: number;
 }
 
+/** A limit the peer went past: the reason to close with, and its stable id. */
+export interface GuardFault {
+  /** The close reason (sent to the peer). */
+  readonly reason: string;
+  /** The `error` event's id. */
+  readonly id: ErrorId;
+}
+
+const MESSAGE_RATE: GuardFault = Object.freeze({
+  reason: "message rate limit exceeded",
+  id: "WS_ERR_RATE_LIMIT",
+});
+const BYTE_RATE: GuardFault = Object.freeze({
+  reason: "byte rate limit exceeded",
+  id: "WS_ERR_RATE_LIMIT",
+});
+const PING_RATE: GuardFault = Object.freeze({
+  reason: "ping rate limit exceeded",
+  id: "WS_ERR_PING_RATE_LIMIT",
+});
+const NOT_READING: GuardFault = Object.freeze({
+  reason: "peer does not read what is sent",
+  id: "WS_ERR_BACKPRESSURE_TIMEOUT",
+});
+
 /** What a guard may ask its socket to do. */
 export interface GuardActions {
   /** Send a keep-alive ping. */
   ping(): void;
-  /** Fail the connection with a close code and reason. */
-  fail(code: number, reason: string): void;
+  /** Close with 1001 (idle timeout). */
+  goAway(reason: string): void;
+  /** Fail the connection with 1008 for `fault`. */
+  fail(fault: GuardFault): void;
 }
 
 /** Enforces {@linkcode SocketLimits} for one socket. */
@@ -122,10 +150,10 @@ export class SocketGuard implements Wakeful {
       pausedLimit !== undefined && this.#pausedSince >= 0 &&
       now - this.#pausedSince >= pausedLimit
     ) {
-      this.#actions.fail(1008, "peer does not read what is sent");
+      this.#actions.fail(NOT_READING);
     } else if (idle !== undefined) {
       const silent = now - this.#lastReceive;
-      if (silent >= idle) this.#actions.fail(1001, "idle timeout");
+      if (silent >= idle) this.#actions.goAway("idle timeout");
       else if (silent >= idle / 2) this.#actions.ping();
     }
   }
@@ -135,8 +163,8 @@ export class SocketGuard implements Wakeful {
     if (this.#limits.idleTimeout !== undefined) this.#lastReceive = Date.now();
   }
 
-  /** A message of `size` bytes arrived; returns a reason if over the rate. */
-  message(size: number): string | undefined {
+  /** A message of `size` bytes arrived; returns the fault if over the rate. */
+  message(size: number): GuardFault | undefined {
     const rate = this.#limits.rateLimit;
     if (
       rate === undefined ||
@@ -148,30 +176,24 @@ export class SocketGuard implements Wakeful {
     this.#messages++;
     this.#bytes += size;
     if (rate.messages !== undefined && this.#messages > rate.messages) {
-      return "message rate limit exceeded";
+      return MESSAGE_RATE;
     }
-    if (rate.bytes !== undefined && this.#bytes > rate.bytes) {
-      return "byte rate limit exceeded";
-    }
+    if (rate.bytes !== undefined && this.#bytes > rate.bytes) return BYTE_RATE;
     return undefined;
   }
 
   /**
    * A ping (`ping` true) or pong with a payload of `size` bytes arrived;
-   * returns a reason if over the ping or byte rate.
+   * returns the fault if over the ping or byte rate.
    */
-  control(size: number, ping: boolean): string | undefined {
+  control(size: number, ping: boolean): GuardFault | undefined {
     const rate = this.#limits.rateLimit;
     if (rate === undefined) return undefined;
     this.#window(rate);
     this.#bytes += size;
     if (ping) this.#pings++;
-    if (rate.pings !== undefined && this.#pings > rate.pings) {
-      return "ping rate limit exceeded";
-    }
-    if (rate.bytes !== undefined && this.#bytes > rate.bytes) {
-      return "byte rate limit exceeded";
-    }
+    if (rate.pings !== undefined && this.#pings > rate.pings) return PING_RATE;
+    if (rate.bytes !== undefined && this.#bytes > rate.bytes) return BYTE_RATE;
     return undefined;
   }
 
@@ -186,11 +208,14 @@ export class SocketGuard implements Wakeful {
     }
   }
 
-  /** Checks the send queue; returns a reason if it is over the cap. */
-  queued(buffered: number): string | undefined {
+  /** Checks the send queue; returns the fault if it is over the cap. */
+  queued(buffered: number): GuardFault | undefined {
     const max = this.#limits.maxQueuedBytes;
     return max !== undefined && buffered > max
-      ? `more than ${max} bytes queued for a peer that does not read`
+      ? {
+        reason: `more than ${max} bytes queued for a peer that does not read`,
+        id: "WS_ERR_QUEUE_FULL",
+      }
       : undefined;
   }
 

@@ -22,7 +22,12 @@ import { openClient } from "./client.ts";
 import { type Driver, type DriverOwner, Hold } from "./driver.ts";
 import { LocalError } from "../core/errors.ts";
 import { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
-import { type GuardActions, SocketGuard, type SocketLimits } from "./guard.ts";
+import {
+  type GuardActions,
+  type GuardFault,
+  SocketGuard,
+  type SocketLimits,
+} from "./guard.ts";
 import { GuardedListeners, type Handler, watchResult } from "./listeners.ts";
 import type {
   BinaryType,
@@ -259,10 +264,13 @@ export class WebSocket extends EventTarget {
       ping(): void {
         if (this.ws.#conn.canSend) this.ws.ping();
       }
-      fail(code: number, reason: string): void {
+      goAway(reason: string): void {
+        this.ws.closeWithCode(1001, reason);
+      }
+      fail(fault: GuardFault): void {
         const ws = this.ws;
-        if (code === 1001) ws.closeWithCode(code, reason);
-        else ws.fail(code, reason);
+        ws.#handle(ws.#conn.fail(1008, fault.reason, fault.id));
+        if (ws.#state === ReadyState.OPEN) ws.#state = ReadyState.CLOSING;
       }
     };
   }
@@ -517,12 +525,12 @@ export class WebSocket extends EventTarget {
    * frame could not get through the full queue anyway.
    */
   #overfull(): boolean {
-    const reason = this.#guard?.queued(this.#driver.queued);
-    if (reason === undefined || this.#finished) return false;
+    const fault = this.#guard?.queued(this.#driver.queued);
+    if (fault === undefined || this.#finished) return false;
     this.#guard?.stop();
     this.#guard = undefined;
     this.#driver.wakeful = undefined;
-    this.#handle(this.#conn.fail(1008, reason));
+    this.#handle(this.#conn.fail(1008, fault.reason, fault.id));
     this.#driver.destroy();
     return true;
   }
@@ -700,7 +708,7 @@ export class WebSocket extends EventTarget {
             if (over !== undefined) {
               this.#failed = true;
               this.#stopReading();
-              this.#handle(this.#conn.fail(1008, over));
+              this.#handle(this.#conn.fail(1008, over.reason, over.id));
               break;
             }
           }
@@ -785,7 +793,7 @@ export class WebSocket extends EventTarget {
       if (over !== undefined) {
         this.#failed = true;
         this.#stopReading();
-        this.#handle(this.#conn.fail(1008, over));
+        this.#handle(this.#conn.fail(1008, over.reason, over.id));
         return;
       }
     }

@@ -1,7 +1,11 @@
 /** The per-socket guard's checks: no timers of its own, only `wakeAt`. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SocketGuard } from "../socket/guard.ts";
+import {
+  type GuardActions,
+  type GuardFault,
+  SocketGuard,
+} from "../socket/guard.ts";
 
 /** Runs `body` with every timer function throwing: the guard must not use one. */
 function withoutTimers(body: () => void): void {
@@ -21,20 +25,18 @@ function withoutTimers(body: () => void): void {
 }
 
 /** Records what a guard asks its socket to do. */
-function recorder(): {
-  pings: number;
-  fails: [number, string][];
-  ping(): void;
-  fail(code: number, reason: string): void;
-} {
+function recorder(): GuardActions & { pings: number; fails: string[] } {
   return {
     pings: 0,
     fails: [],
     ping() {
       this.pings++;
     },
-    fail(code, reason) {
-      this.fails.push([code, reason]);
+    goAway(reason) {
+      this.fails.push(`1001 ${reason}`);
+    },
+    fail(fault: GuardFault) {
+      this.fails.push(`${fault.id} ${fault.reason}`);
     },
   };
 }
@@ -90,7 +92,7 @@ test("guard: a silent peer is pinged after half the idle timeout, closed 1001 af
     assert.equal(actions.pings, 1);
     assert.deepEqual(actions.fails, []);
     guard.wake(start + 1100);
-    assert.deepEqual(actions.fails, [[1001, "idle timeout"]]);
+    assert.deepEqual(actions.fails, ["1001 idle timeout"]);
   });
 });
 
@@ -103,9 +105,24 @@ test("guard: reading paused past backpressureTimeout fails the connection with 1
     guard.wake(start + 50);
     assert.deepEqual(actions.fails, []);
     guard.wake(start + 150);
-    assert.deepEqual(actions.fails, [[
-      1008,
-      "peer does not read what is sent",
-    ]]);
+    assert.deepEqual(actions.fails, [
+      "WS_ERR_BACKPRESSURE_TIMEOUT peer does not read what is sent",
+    ]);
   });
+});
+
+test("guard: each limit reports its own stable id", () => {
+  const guard = new SocketGuard(
+    { rateLimit: { messages: 1, pings: 1, bytes: 1000 }, maxQueuedBytes: 10 },
+    recorder(),
+  );
+  assert.equal(guard.message(1), undefined);
+  assert.equal(guard.message(1)?.id, "WS_ERR_RATE_LIMIT");
+  assert.equal(guard.control(0, true), undefined);
+  assert.equal(guard.control(0, true)?.id, "WS_ERR_PING_RATE_LIMIT");
+  const bytes = new SocketGuard({ rateLimit: { bytes: 1000 } }, recorder());
+  assert.equal(bytes.control(2000, false)?.reason, "byte rate limit exceeded");
+  assert.equal(bytes.message(1)?.id, "WS_ERR_RATE_LIMIT");
+  assert.equal(guard.queued(10), undefined);
+  assert.equal(guard.queued(11)?.id, "WS_ERR_QUEUE_FULL");
 });

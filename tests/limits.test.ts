@@ -16,8 +16,12 @@ import {
 } from "./net_helpers.ts";
 
 test("limits: a client over the message rate limit is closed with 1008", async () => {
+  const ids: string[] = [];
   const server = await startEcho({
     limits: { rateLimit: { messages: 5, windowMs: 60_000 } },
+    onConnection(socket) {
+      socket.addEventListener("error", (e) => ids.push(e.id));
+    },
   });
   try {
     const ws = await connect(urlOf(server));
@@ -26,6 +30,7 @@ test("limits: a client over the message rate limit is closed with 1008", async (
     const event = await done;
     assert.equal(event.code, 1008);
     assert.match(event.reason, /rate limit/);
+    assert.deepEqual(ids, ["WS_ERR_RATE_LIMIT"], "the server's error id");
   } finally {
     await server.close();
   }
