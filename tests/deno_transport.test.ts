@@ -89,3 +89,95 @@ test("deno transport: the read buffer starts small, grows while reads fill it an
   });
   transport.destroy();
 });
+
+/** A conn that records writes and shutdowns; reads wait until `eof()`. */
+function idleConn(maxWrite = Infinity): {
+  conn: DenoConn;
+  writes: number[];
+  events: string[];
+  eof: () => void;
+} {
+  const writes: number[] = [];
+  const events: string[] = [];
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  let reads = 0;
+  const conn: DenoConn = {
+    read: () => reads++ === 0 ? ended.then(() => null) : new Promise(() => {}),
+    write(p) {
+      const n = Math.min(p.length, maxWrite);
+      writes.push(n);
+      return Promise.resolve(n);
+    },
+    close: () => void events.push("close"),
+    closeWrite() {
+      events.push("closeWrite");
+      return Promise.resolve();
+    },
+    remoteAddr: { transport: "tcp", hostname: "10.0.0.1", port: 1 },
+  };
+  return { conn, writes, events, eof: end };
+}
+
+test("deno transport: small writes merge, partial writes are retried, and drain follows", async () => {
+  const { conn, writes } = idleConn(1000);
+  const transport = new DenoTransport(conn);
+  let drains = 0;
+  transport.handlers = { data() {}, drain: () => drains++, close() {} };
+  assert.equal(transport.remoteAddress, "10.0.0.1");
+  transport.write(new Uint8Array(100));
+  transport.write(new Uint8Array(200));
+  assert.equal(transport.write(new Uint8Array(70 * 1024)), false);
+  assert.equal(transport.buffered, 300 + 70 * 1024);
+  while (transport.buffered > 0) await new Promise((r) => setTimeout(r, 0));
+  assert.equal(writes[0], 300, "the two small chunks went out as one write");
+  assert.equal(writes.reduce((a, b) => a + b, 0), 300 + 70 * 1024);
+  assert.ok(writes.length > 2, "the large chunk took several partial writes");
+  assert.equal(drains, 1);
+  transport.destroy();
+});
+
+test("deno transport: after end(), it half-closes and waits for the peer's EOF (no timer of its own), or for destroy()", async () => {
+  const ended = idleConn();
+  const first = new DenoTransport(ended.conn);
+  let firstCloses = 0;
+  first.handlers = { data() {}, drain() {}, close: () => void firstCloses++ };
+  first.write(new Uint8Array([1, 2, 3]));
+  first.end();
+  assert.equal(
+    first.write(new Uint8Array([4])),
+    false,
+    "no writes after end()",
+  );
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(ended.writes, [3]);
+  assert.deepEqual(ended.events, ["closeWrite"]);
+  ended.eof();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(ended.events, ["closeWrite", "close"]);
+  assert.equal(firstCloses, 1);
+
+  const silent = idleConn();
+  const second = new DenoTransport(silent.conn);
+  let closes = 0;
+  let closeError: Error | undefined = new Error("not reported");
+  second.handlers = {
+    data() {},
+    drain() {},
+    close(error) {
+      closes++;
+      closeError = error;
+    },
+  };
+  second.end();
+  // Longer than the 2 s the transport used to wait before closing itself.
+  await new Promise((r) => setTimeout(r, 2200));
+  assert.deepEqual(silent.events, ["closeWrite"]);
+  assert.equal(closes, 0, "still open: the owner decides when to stop");
+  second.destroy();
+  second.destroy();
+  assert.equal(closes, 0, "close is reported on a later microtask");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(silent.events, ["closeWrite", "close"]);
+  assert.deepEqual([closes, closeError], [1, undefined]);
+});
