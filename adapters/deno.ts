@@ -161,11 +161,8 @@ class DenoPipe implements PullPipe {
     return buffer.subarray(0, n);
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
-    let offset = await this.#conn.write(bytes);
-    while (offset < bytes.byteLength) {
-      offset += await this.#conn.write(bytes.subarray(offset));
-    }
+  write(bytes: Uint8Array): Promise<number> {
+    return this.#conn.write(bytes); // may take fewer: the transport retries
   }
 
   closeWrite(): Promise<void> {
@@ -192,8 +189,9 @@ class DenoPipe implements PullPipe {
  * pending, so the kernel's receive window fills and the peer is slowed down.
  *
  * Writing merges runs of small chunks into one write and retries partial
- * writes. `end()` flushes, half-closes (`closeWrite`) and closes once the
- * peer's EOF arrives, however long that takes: the owner destroys the
+ * writes (`buffered` falls as each part is taken). `end()` flushes,
+ * half-closes (`closeWrite`) and closes once the peer's EOF arrives,
+ * however long that takes: the owner destroys the
  * transport when it stops waiting. `close` is reported exactly once,
  * asynchronously, with an error for resets, write failures and failed
  * connects, without one otherwise.

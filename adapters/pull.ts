@@ -50,8 +50,12 @@ export interface PullPipe {
    * The bytes are handed over: the pipe must not write into them later.
    */
   read(): Promise<Uint8Array | null>;
-  /** Sends all of `bytes`; resolves once the pipe can take more. */
-  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Sends `bytes`; resolves once the pipe can take more, with the number of
+   * bytes it took when that may be fewer than all (a partial write: the
+   * transport then writes the rest), or with nothing when it took them all.
+   */
+  write(bytes: Uint8Array): Promise<number | void>;
   /** Ends the sending side (FIN, TLS close_notify, closing a writable). */
   closeWrite(): Promise<void>;
   /**
@@ -73,8 +77,8 @@ export interface PullPipe {
  * reported in between.
  *
  * Writing: `write()` queues; one loop hands the pipe a write at a time,
- * merging runs of small chunks (`takeBatch`). `buffered` counts what the
- * pipe has not taken yet, `write()` returns false once it reaches the
+ * merging runs of small chunks (`takeBatch`) and retrying partial writes.
+ * `buffered` counts what the pipe has not taken yet, `write()` returns false once it reaches the
  * high-water mark, and `drain` is reported each time the queue empties.
  *
  * Ending: `end()` flushes the queue, half-closes (`closeWrite`), and
@@ -248,9 +252,14 @@ export class PullTransport implements Transport {
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         const bytes = takeBatch(this.#queue);
-        await pipe.write(bytes);
-        if (this.#closed) return;
-        this.#buffered -= bytes.byteLength;
+        let offset = 0;
+        while (offset < bytes.byteLength) {
+          const rest = offset === 0 ? bytes : bytes.subarray(offset);
+          const taken = (await pipe.write(rest)) ?? rest.byteLength;
+          if (this.#closed) return;
+          offset += taken;
+          this.#buffered -= taken;
+        }
       }
     } catch (error) {
       this.#finish(toError(error));
