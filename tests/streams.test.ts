@@ -243,47 +243,6 @@ test("streams: end() closes the writable and finishes when the peer ends its sid
   assert.deepEqual([leftWatch.closes, rightWatch.closes], [1, 1]);
 });
 
-test("streams: after end(), a transport whose peer never ends stays open (no timer of its own) until destroy(), and reports close once", async () => {
-  const [a, b] = memoryPipe();
-  const left = streamTransport(a);
-  const watcher = watch(left);
-  // The peer reads everything but never ends its side.
-  let received = "";
-  let peerSawEnd = false;
-  (async () => {
-    for await (
-      const chunk of b.readable as unknown as AsyncIterable<Uint8Array>
-    ) {
-      received += new TextDecoder().decode(chunk);
-    }
-    peerSawEnd = true;
-  })();
-  left.write(bytes("bye"));
-  left.end();
-  await until(() => peerSawEnd, "the writable closed towards the peer");
-  assert.equal(received, "bye");
-  // Longer than the 2 s the transport used to wait before closing itself.
-  await new Promise((r) => setTimeout(r, 2200));
-  assert.equal(watcher.closes, 0, "still open: the owner decides when to stop");
-  left.destroy();
-  left.destroy();
-  assert.equal(await watcher.closed, undefined);
-  await turns(2);
-  assert.equal(watcher.closes, 1);
-});
-
-test("streams: with endTimeout, a transport whose peer never ends destroys itself that long after its end()", async () => {
-  const [a, b] = memoryPipe();
-  const left = streamTransport(a, { endTimeout: 30 });
-  const watcher = watch(left);
-  b.readable.pipeTo(new WritableStream()).catch(() => {});
-  const start = Date.now();
-  left.end();
-  assert.equal(await watcher.closed, undefined);
-  assert.ok(Date.now() - start >= 25, "not before the timeout");
-  assert.equal(watcher.closes, 1);
-});
-
 test("streams: a transport that is destroyed is reported closed to the peer as an abnormal closure", async () => {
   const { client, server } = await pipePair();
   const serverClosed = closed(server);
