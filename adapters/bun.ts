@@ -37,13 +37,9 @@ import {
   type Transport,
   type TransportHandlers,
 } from "./transport.ts";
+import { takeBatch } from "./batch.ts";
 import { zlibCodec } from "./deflate.ts";
-
-/** Queued bytes at which `write` starts returning false. */
-const HIGH_WATER_MARK = 64 * 1024;
-
-/** Queued chunks are merged into one `socket.write` up to this many bytes. */
-const COALESCE_LIMIT = 64 * 1024;
+import { HIGH_WATER_MARK, unbracket } from "./util.ts";
 
 /** A Bun socket whose `data` is the transport it belongs to. */
 type BunSocket = Bun.Socket<BunTransport | undefined>;
@@ -72,9 +68,8 @@ let acceptedTransport: (socket: BunSocket) => BunTransport;
 export class BunTransport implements Transport {
   handlers: TransportHandlers = NO_HANDLERS;
   #socket: BunSocket | undefined;
-  /** Bytes not yet taken by `socket.write`, oldest first, from `#head`. */
+  /** Bytes not yet taken by `socket.write`, oldest first. */
   #queue: Uint8Array[] = [];
-  #head = 0;
   #buffered = 0;
   #paused = false;
   /** `end()` was called: shut down once the queue is empty. */
@@ -179,45 +174,18 @@ export class BunTransport implements Transport {
     if (socket === undefined || this.#closed) return;
     if (this.#buffered > 0) {
       const queue = this.#queue;
-      while (this.#head < queue.length) {
-        let chunk = queue[this.#head];
-        let count = 1;
-        // Merge a run of chunks into one write when the copy is small.
-        let size = chunk.length;
-        while (
-          this.#head + count < queue.length &&
-          size + queue[this.#head + count].length <= COALESCE_LIMIT
-        ) {
-          size += queue[this.#head + count].length;
-          count++;
-        }
-        if (count > 1) {
-          const merged = new Uint8Array(size);
-          let offset = 0;
-          for (let i = 0; i < count; i++) {
-            merged.set(queue[this.#head + i], offset);
-            offset += queue[this.#head + i].length;
-          }
-          chunk = merged;
-        }
+      while (queue.length > 0) {
+        // Any run of chunks up to 64 KiB goes out as one write: a copy
+        // costs less than a system call per chunk.
+        const chunk = takeBatch(queue, Infinity);
         const written = socket.write(chunk);
         if (written < 0) return; // closing: `close` follows
         this.#buffered -= Math.min(written, chunk.length);
         if (written < chunk.length) {
-          this.#head += count - 1;
-          queue[this.#head] = chunk.subarray(written);
-          break;
+          queue.unshift(chunk.subarray(written));
+          return; // the rest goes on `drain`
         }
-        this.#head += count;
       }
-      if (this.#head === queue.length) {
-        this.#queue = [];
-        this.#head = 0;
-      } else if (this.#head > 1024 && this.#head * 2 > queue.length) {
-        this.#queue = queue.slice(this.#head);
-        this.#head = 0;
-      }
-      if (this.#buffered > 0) return;
       if (!this.#ending) {
         this.handlers.drain(); // may call `end()`, which then shuts down
         return;
@@ -240,7 +208,6 @@ export class BunTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
-    this.#head = 0;
     this.#buffered = 0;
     queueMicrotask(() => this.handlers.close(error));
   }
@@ -314,9 +281,7 @@ export class BunTransport implements Transport {
 
 function connect(options: ConnectOptions): Transport {
   const { port } = options;
-  const hostname = options.hostname.startsWith("[")
-    ? options.hostname.slice(1, -1)
-    : options.hostname;
+  const hostname = unbracket(options.hostname);
   const tls = options.tls;
   const verify = tls !== undefined && tls.rejectUnauthorized !== false;
   const transport = pendingTransport(verify);
@@ -344,7 +309,7 @@ function listen(
   accept: (transport: Transport) => void,
 ): Promise<Listener> {
   const hostname = options.hostname ?? "127.0.0.1";
-  const bindTo = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  const bindTo = unbracket(hostname);
   let listener: Bun.TCPSocketListener<BunTransport | undefined>;
   try {
     listener = Bun.listen<BunTransport | undefined>({

@@ -25,9 +25,9 @@
  *   (its one-shot `inflateRaw` too), so there the input is written in
  *   512-byte slices (at most about 512 KiB of output each: DEFLATE's
  *   largest ratio is 1032:1); all messages being inflated share about 2 ms
- *   of slices per event-loop turn, then a timer lets I/O and the other
- *   connections run. That one choice is made by runtime (`globalThis.Deno`),
- *   since no result differs, only the scheduling.
+ *   of slices per event-loop turn (`./slices.ts`), then a timer lets I/O
+ *   and the other connections run. That one choice is made by runtime
+ *   (`globalThis.Deno`), since no result differs, only the scheduling.
  *
  * This module imports `node:zlib`; browsers have no synchronous DEFLATE
  * (`CompressionStream` is async), so there permessage-deflate is neither
@@ -63,6 +63,7 @@ import {
   permessageDeflate,
   type PerMessageDeflateOptions,
 } from "../core/permessage_deflate.ts";
+import { sliceSoon } from "./slices.ts";
 
 const SYNC_FLUSH = constants.Z_SYNC_FLUSH;
 const MAX_OUTPUT = Math.min(bufferConstants.MAX_LENGTH, 2 ** 32);
@@ -232,33 +233,6 @@ const LATER_CHUNK = 1024 * 1024;
  */
 const SLICE: number | undefined =
   typeof (globalThis as { Deno?: unknown }).Deno === "object" ? 512 : undefined;
-/** Milliseconds of slices (of all messages) per turn before a timer lets the loop run. */
-const SLICES_FOR_MS = 2;
-/** When the current turn of slices began. */
-let turnStart = 0;
-/** Slices waiting for the next turn, in order. */
-let waiting: (() => void)[] = [];
-let turnTimer: ReturnType<typeof setTimeout> | undefined;
-
-/** Runs `step` now if this turn's slice time is not used up, else next turn. */
-function sliceSoon(step: () => void): void {
-  if (
-    turnTimer === undefined && performance.now() - turnStart < SLICES_FOR_MS
-  ) {
-    step();
-    return;
-  }
-  waiting.push(step);
-  // A timer, not setImmediate: on Deno only a timer lets I/O in.
-  turnTimer ??= setTimeout(() => {
-    turnTimer = undefined;
-    turnStart = performance.now();
-    const steps = waiting;
-    waiting = [];
-    for (const run of steps) sliceSoon(run);
-  }, 0);
-}
-
 /** What one pass of `inflateLater` found. */
 type Pass =
   | { error: unknown }

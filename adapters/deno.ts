@@ -1,9 +1,9 @@
 /**
  * The Deno adapter: `Deno.connect`/`Deno.startTls` client connections and
  * `Deno.listen`/`Deno.listenTls` listeners as wskit transports. It is pure
- * plumbing: a read loop that stops while paused (so TCP backpressure reaches
- * the peer), a single writer loop over a byte-counted queue, and one `close`
- * report per transport whatever ends it.
+ * plumbing: a `Deno.Conn` as a {@linkcode PullPipe}, made a transport by the
+ * shared {@linkcode PullTransport} (read loop, write loop, half-close, one
+ * `close` report), plus the connect and accept loops.
  *
  * The module only touches `Deno` inside functions, so it loads (without
  * running) on Node.js and Bun too. It describes the few Deno APIs it uses with
@@ -38,27 +38,24 @@
  * @module
  */
 
-import {
-  type ConnectOptions,
-  type Listener,
-  type ListenOptions,
-  NO_HANDLERS,
-  type Runtime,
-  type Transport,
-  type TransportHandlers,
+import type {
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  Runtime,
+  Transport,
 } from "./transport.ts";
-import { takeBatch } from "./batch.ts";
+import { type PullPipe, PullTransport } from "./pull.ts";
+import { unbracket } from "./util.ts";
 import { zlibCodec } from "./deflate.ts";
 
-/** Queued bytes past which `write` reports backpressure. */
-const HIGH_WATER_MARK = 64 * 1024;
+export { type PullPipe, PullTransport } from "./pull.ts";
+
 /** The smallest and largest read buffers (see {@linkcode DenoTransport}). */
 const MIN_READ_SIZE = 2 * 1024;
 const MAX_READ_SIZE = 64 * 1024;
 /** Reads shorter than this are copied out, so the read buffer is reused. */
 const COPY_BELOW = 4 * 1024;
-/** After `end()` has sent everything, how long to wait for the peer's EOF. */
-const END_TIMEOUT_MS = 2000;
 
 /** A network address as Deno reports it (`Deno.Addr` fits). */
 export interface DenoAddr {
@@ -123,56 +120,84 @@ function deno(): DenoNet {
   return ns;
 }
 
-/** "[::1]" → "::1"; other host names unchanged. */
-function unbracket(hostname: string): string {
-  return hostname.startsWith("[") && hostname.endsWith("]")
-    ? hostname.slice(1, -1)
-    : hostname;
-}
+/** A Deno connection as a {@linkcode PullPipe}. */
+class DenoPipe implements PullPipe {
+  readonly remoteAddress: string | undefined;
+  readonly #conn: DenoConn;
+  #buffer = new Uint8Array(MIN_READ_SIZE);
+  #eof = false;
 
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
+  constructor(conn: DenoConn) {
+    this.#conn = conn;
+    let address: string | undefined;
+    try {
+      conn.setNoDelay?.(true);
+      address = conn.remoteAddr.hostname;
+    } catch {
+      // not a TCP socket, or already gone: the read loop will tell
+    }
+    this.remoteAddress = address;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    const buffer = this.#buffer;
+    const n = await this.#conn.read(buffer);
+    if (n === null) {
+      this.#eof = true;
+      return null;
+    }
+    const size = buffer.length;
+    if (n === size) {
+      this.#buffer = new Uint8Array(Math.min(2 * size, MAX_READ_SIZE));
+      return buffer;
+    }
+    if (n < COPY_BELOW) {
+      if (n < size / 8 && size > MIN_READ_SIZE) {
+        this.#buffer = new Uint8Array(size / 2);
+      }
+      return buffer.slice(0, n);
+    }
+    this.#buffer = new Uint8Array(size);
+    return buffer.subarray(0, n);
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return this.#conn.write(bytes); // may take fewer: the transport retries
+  }
+
+  closeWrite(): Promise<void> {
+    // After the peer's EOF, `close()` ends both directions (and a shutdown
+    // could fail on a socket the peer has reset): nothing to half-close.
+    return this.#eof ? Promise.resolve() : this.#conn.closeWrite();
+  }
+
+  close(): void {
+    closeQuietly(this.#conn);
+  }
 }
 
 /**
- * A Deno connection as a wskit transport.
+ * A Deno connection as a wskit transport: a {@linkcode PullTransport} over
+ * `read`, `write`, `closeWrite` and `close` of a `Deno.Conn`.
  *
- * Reading: a loop reads into a buffer and hands each chunk over; a chunk is
- * never overwritten later (short reads are copied out, long ones keep their
- * buffer and the loop takes a fresh one). The buffer starts at 2 KiB,
- * doubles (to 64 KiB) while reads fill it and halves while they use under
- * an eighth of it, because an idle connection holds its buffer for the
- * whole wait: a fixed 64 KiB made each idle connection cost ~70 KB. While
- * paused no read is
+ * Reading: each read's chunk is handed over and never overwritten later
+ * (short reads are copied out, long ones keep their buffer and the next
+ * read takes a fresh one). The buffer starts at 2 KiB, doubles (to 64 KiB)
+ * while reads fill it and halves while they use under an eighth of it,
+ * because an idle connection holds its buffer for the whole wait: a fixed
+ * 64 KiB made each idle connection cost ~70 KB. While paused no read is
  * pending, so the kernel's receive window fills and the peer is slowed down.
- * Nothing from the read side (data, EOF, errors) is reported while paused.
  *
- * Writing: `write` queues; one writer loop drains the queue, merging runs of
- * small chunks into one write, and retries partial writes. `drain` is called
- * each time the queue empties.
- *
- * Ending: `end()` flushes the queue, half-closes (`closeWrite`), and closes
- * once the peer's EOF arrives (or after two seconds). An EOF from the peer
- * flushes what is queued and then closes. `close` is reported exactly once,
+ * Writing merges runs of small chunks into one write and retries partial
+ * writes (`buffered` falls as each part is taken). `end()` flushes,
+ * half-closes (`closeWrite`) and closes once the peer's EOF arrives,
+ * however long that takes: the owner destroys the
+ * transport when it stops waiting. `close` is reported exactly once,
  * asynchronously, with an error for resets, write failures and failed
  * connects, without one otherwise.
  */
-export class DenoTransport implements Transport {
-  /** Where events go; set by the owner right after construction. */
-  handlers: TransportHandlers = NO_HANDLERS;
-  #conn: DenoConn | undefined;
+export class DenoTransport extends PullTransport {
   #abort: AbortController | undefined;
-  #remoteAddress: string | undefined;
-  #queue: Uint8Array[] = [];
-  #buffered = 0;
-  #writing = false;
-  #ending = false;
-  #halfClosed = false;
-  #peerEnded = false;
-  #closed = false;
-  #paused = false;
-  #wake: (() => void) | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Wraps a connection, or a promise of one: writes queue until it settles,
@@ -180,14 +205,11 @@ export class DenoTransport implements Transport {
    * but data is only reported on a later turn, after `handlers` is set.
    */
   constructor(conn: DenoConn | Promise<DenoConn>) {
-    if (conn instanceof Promise) {
-      conn.then(
-        (opened) => this.#attach(opened),
-        (error) => this.#finish(toError(error)),
-      );
-    } else {
-      this.#attach(conn);
-    }
+    super(
+      conn instanceof Promise
+        ? conn.then((opened) => new DenoPipe(opened))
+        : new DenoPipe(conn),
+    );
   }
 
   /**
@@ -196,189 +218,17 @@ export class DenoTransport implements Transport {
    */
   static connect(options: ConnectOptions): DenoTransport {
     const abort = new AbortController();
-    const transport = new DenoTransport(open(options, abort.signal));
+    const transport: DenoTransport = new DenoTransport(
+      open(options, abort.signal).finally(() => transport.#abort = undefined),
+    );
     transport.#abort = abort;
     return transport;
   }
 
-  /** Queues `chunk`; false once more than 64 KiB wait (or after end/close). */
-  write(chunk: Uint8Array): boolean {
-    if (this.#closed || this.#ending) return false;
-    if (chunk.byteLength > 0) {
-      this.#queue.push(chunk);
-      this.#buffered += chunk.byteLength;
-      this.#startWriting();
-    }
-    return this.#buffered < HIGH_WATER_MARK;
-  }
-
-  /** Bytes accepted by `write` and not yet handed to the OS. */
-  get buffered(): number {
-    return this.#buffered;
-  }
-
-  /** The peer's IP address, once connected. */
-  get remoteAddress(): string | undefined {
-    return this.#remoteAddress;
-  }
-
-  /** Stops reading until `resume()`. */
-  pause(): void {
-    this.#paused = true;
-  }
-
-  /** Resumes reading. */
-  resume(): void {
-    this.#paused = false;
-    this.#wakeUp();
-  }
-
-  /** Sends what is queued, half-closes, and closes on the peer's EOF. */
-  end(): void {
-    if (this.#closed || this.#ending) return;
-    this.#ending = true;
-    this.#maybeShutdown();
-  }
-
-  /** Closes at once, dropping what is queued. */
-  destroy(): void {
-    this.#finish();
-  }
-
-  #attach(conn: DenoConn): void {
-    this.#abort = undefined;
-    if (this.#closed) {
-      closeQuietly(conn); // destroyed while connecting
-      return;
-    }
-    this.#conn = conn;
-    try {
-      conn.setNoDelay?.(true);
-      this.#remoteAddress = conn.remoteAddr.hostname;
-    } catch {
-      // not a TCP socket, or already gone: the read loop will tell
-    }
-    this.#readLoop(conn);
-    if (this.#queue.length > 0) this.#startWriting();
-    else this.#maybeShutdown();
-  }
-
-  async #readLoop(conn: DenoConn): Promise<void> {
-    let buffer = new Uint8Array(MIN_READ_SIZE);
-    while (!this.#closed) {
-      if (this.#paused) {
-        await this.#resumed();
-        continue;
-      }
-      let n: number | null;
-      try {
-        n = await conn.read(buffer);
-      } catch (error) {
-        this.#finish(toError(error)); // ignored if we closed it ourselves
-        return;
-      }
-      // Hold what arrived while paused until resumed.
-      while (this.#paused && !this.#closed) await this.#resumed();
-      if (this.#closed) return;
-      if (n === null) {
-        this.#peerEnded = true;
-        this.#ending = true;
-        this.#maybeShutdown();
-        return;
-      }
-      const size = buffer.length;
-      if (n === size) {
-        this.handlers.data(buffer);
-        buffer = new Uint8Array(Math.min(2 * size, MAX_READ_SIZE));
-      } else if (n < COPY_BELOW) {
-        this.handlers.data(buffer.slice(0, n));
-        if (n < size / 8 && size > MIN_READ_SIZE) {
-          buffer = new Uint8Array(size / 2);
-        }
-      } else {
-        this.handlers.data(buffer.subarray(0, n));
-        buffer = new Uint8Array(size);
-      }
-    }
-  }
-
-  #resumed(): Promise<void> {
-    return new Promise((resolve) => (this.#wake = resolve));
-  }
-
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  #startWriting(): void {
-    const conn = this.#conn;
-    if (conn === undefined || this.#writing) return;
-    this.#writing = true;
-    // Start on the next microtask, so writes made in the same turn merge.
-    queueMicrotask(() => this.#writeLoop(conn));
-  }
-
-  async #writeLoop(conn: DenoConn): Promise<void> {
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const data = takeBatch(this.#queue);
-        let offset = 0;
-        while (offset < data.byteLength) {
-          const n = await conn.write(
-            offset === 0 ? data : data.subarray(offset),
-          );
-          if (this.#closed) return;
-          offset += n;
-          this.#buffered -= n;
-        }
-      }
-    } catch (error) {
-      this.#finish(toError(error));
-      return;
-    }
-    this.#writing = false;
-    if (this.#closed) return;
-    this.handlers.drain();
-    this.#maybeShutdown();
-  }
-
-  /** Once ending and flushed: close (peer done) or half-close and wait. */
-  #maybeShutdown(): void {
-    const conn = this.#conn;
-    if (
-      this.#closed || !this.#ending || conn === undefined || this.#writing ||
-      this.#queue.length > 0
-    ) return;
-    if (this.#peerEnded) {
-      this.#finish();
-      return;
-    }
-    if (this.#halfClosed) return;
-    this.#halfClosed = true;
-    conn.closeWrite().then(
-      () => {
-        if (this.#closed) return;
-        this.#timer = setTimeout(() => this.#finish(), END_TIMEOUT_MS);
-      },
-      (error) => this.#finish(toError(error)),
-    );
-  }
-
-  /** Closes everything once; reports `close` on a later microtask. */
-  #finish(error?: Error): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue = [];
-    this.#buffered = 0;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+  /** Cancels a connect still in progress. */
+  protected override released(): void {
     this.#abort?.abort();
     this.#abort = undefined;
-    this.#wakeUp();
-    if (this.#conn !== undefined) closeQuietly(this.#conn);
-    queueMicrotask(() => this.handlers.close(error));
   }
 }
 

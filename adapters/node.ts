@@ -25,6 +25,7 @@ import {
   type TransportHandlers,
 } from "./transport.ts";
 import { zlibCodec } from "./deflate.ts";
+import { HIGH_WATER_MARK, unbracket } from "./util.ts";
 
 /**
  * The socket's transport. The socket listeners are shared functions that
@@ -51,9 +52,6 @@ function onEnd(this: Owned): void {
 }
 /** Set in `NodeTransport`'s static block: it reads a private field. */
 let onClose: (this: Owned) => void;
-
-/** Bytes queued in the socket before `write` reports backpressure. */
-const HIGH_WATER_MARK = 64 * 1024;
 
 /** A Node `net.Socket` (or `tls.TLSSocket`) as a wskit transport. */
 export class NodeTransport implements Transport {
@@ -129,7 +127,7 @@ export class NodeTransport implements Transport {
 
 function connect(options: ConnectOptions): Transport {
   const { hostname, port } = options;
-  const host = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+  const host = unbracket(hostname);
   if (options.tls === undefined) {
     return new NodeTransport(net.connect({ host, port }));
   }

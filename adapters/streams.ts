@@ -16,12 +16,9 @@
  * @module
  */
 
-import {
-  NO_HANDLERS,
-  type Transport,
-  type TransportHandlers,
-} from "./transport.ts";
-import { takeBatch } from "./batch.ts";
+import type { Transport } from "./transport.ts";
+import { type PullPipe, PullTransport } from "./pull.ts";
+import { HIGH_WATER_MARK, streamBytes } from "./util.ts";
 
 export type { Transport, TransportHandlers } from "./transport.ts";
 
@@ -39,226 +36,99 @@ export interface StreamTransportOptions {
   highWaterMark?: number;
   /**
    * After `end()` has flushed and closed the writable, milliseconds to wait
-   * for the peer to end its side before giving up (default 2000).
+   * for the peer to end its side before destroying the transport. Default:
+   * no limit; the transport waits until the peer ends or its owner calls
+   * `destroy()` (a `WebSocket` or server does after its own close timeout).
    */
   endTimeout?: number;
   /** What `remoteAddress` reports (e.g. the peer's name), if anything. */
   remoteAddress?: string;
 }
 
-const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
-const DEFAULT_END_TIMEOUT = 2000;
+/** A stream pair as a {@linkcode PullPipe}. */
+class StreamPipe implements PullPipe {
+  readonly remoteAddress: string | undefined;
+  readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  #eof = false;
+  #writeClosed = false;
 
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-function toBytes(chunk: unknown): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  if (ArrayBuffer.isView(chunk)) {
-    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  constructor(pair: StreamPair, remoteAddress: string | undefined) {
+    this.reader = pair.readable.getReader();
+    this.writer = pair.writable.getWriter();
+    this.remoteAddress = remoteAddress;
   }
-  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
-  throw new TypeError("the readable stream must yield bytes");
+
+  async read(): Promise<Uint8Array | null> {
+    const result = await this.reader.read();
+    if (!result.done) return streamBytes(result.value);
+    this.#eof = true;
+    return null;
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    // Resolves once the sink has taken the chunk: its backpressure keeps the
+    // rest in the transport's queue, where `buffered` counts it.
+    return this.writer.write(bytes);
+  }
+
+  closeWrite(): Promise<void> {
+    this.#writeClosed = true;
+    return this.writer.close();
+  }
+
+  close(reason?: Error): void {
+    if (!this.#eof) this.reader.cancel().catch(() => {});
+    if (!this.#writeClosed) this.writer.abort(reason).catch(() => {});
+  }
 }
 
 /**
- * A stream pair as a wskit `Transport`.
+ * A stream pair as a wskit `Transport` (what {@linkcode streamTransport}
+ * returns): a {@linkcode PullTransport} over the pair's reader and writer.
  *
  * Reading: one `read()` at a time, and none while paused; what a read
  * returns while paused is held until `resume()`. Writing: `write()` queues;
- * one loop awaits `writer.ready` and hands the sink a chunk at a time
- * (merging runs of small chunks), so the sink's backpressure holds bytes in
- * this queue, where `buffered` counts them. `drain` is reported each time
- * everything written has been accepted by the sink.
+ * one loop hands the sink a chunk at a time (merging runs of small chunks)
+ * and waits until the sink has taken it, so the sink's backpressure holds
+ * bytes in this queue, where `buffered` counts them. `drain` is reported
+ * each time everything written has been accepted by the sink.
  *
  * Ending: `end()` flushes, closes the writable, and finishes when the
- * readable ends (or after `endTimeout`). When the readable ends first, what
- * is queued is flushed, then the writable is closed. `destroy()` aborts the
- * writable and cancels the readable. `close` is reported once, on a later
- * microtask, with an error if a stream failed.
+ * readable ends (or, with `endTimeout`, destroys the transport after that
+ * many milliseconds; by default it waits for its owner's `destroy()`). When
+ * the readable ends first, what is queued is flushed, then the writable is
+ * closed. `destroy()` aborts the writable and cancels the readable. `close`
+ * is reported once, on a later microtask, with an error if a stream failed.
  */
-/** A stream pair as a `Transport` (what {@linkcode streamTransport} returns). */
-export class StreamTransport implements Transport {
-  handlers: TransportHandlers = NO_HANDLERS;
-  readonly remoteAddress?: string;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #highWaterMark: number;
-  readonly #endTimeout: number;
-  #queue: Uint8Array[] = [];
-  #buffered = 0;
-  #writing = false;
-  #ending = false;
-  #writableClosed = false;
-  #peerEnded = false;
-  #closed = false;
-  #paused = false;
-  #held = false;
-  #wake: (() => void) | undefined;
+export class StreamTransport extends PullTransport {
+  readonly #endTimeout: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Called once when the transport closes, before `handlers.close`. */
   onFinish?: (error?: Error) => void;
 
+  /** Wraps `pair` (locking both streams); reading starts at once. */
   constructor(pair: StreamPair, options: StreamTransportOptions = {}) {
-    this.#reader = pair.readable.getReader();
-    this.#writer = pair.writable.getWriter();
-    this.#highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.#endTimeout = options.endTimeout ?? DEFAULT_END_TIMEOUT;
-    this.remoteAddress = options.remoteAddress;
+    const pipe = new StreamPipe(pair, options.remoteAddress);
+    super(pipe, options.highWaterMark ?? HIGH_WATER_MARK);
+    this.#endTimeout = options.endTimeout;
     // A failed writable (the peer cancelled its readable) ends the transport.
-    this.#writer.closed.catch((error) => this.#finish(toError(error)));
-    // Results of read() arrive on later microtasks: after the owner, in this
-    // turn, has set `handlers`.
-    this.#readLoop();
+    pipe.writer.closed.catch((error) => this.fail(error));
   }
 
-  write(chunk: Uint8Array): boolean {
-    if (this.#closed || this.#ending) return false;
-    if (chunk.byteLength > 0) {
-      this.#queue.push(chunk);
-      this.#buffered += chunk.byteLength;
-      if (!this.#writing) {
-        this.#writing = true;
-        // Start on the next microtask, so writes made in this turn merge.
-        queueMicrotask(() => this.#writeLoop());
-      }
-    }
-    return this.#buffered < this.#highWaterMark;
+  /** Arms `endTimeout`, if set. */
+  protected override afterCloseWrite(): void {
+    const ms = this.#endTimeout;
+    if (ms !== undefined) this.#timer = setTimeout(() => this.destroy(), ms);
   }
 
-  get buffered(): number {
-    return this.#buffered;
-  }
-
-  pause(): void {
-    this.#paused = true;
-  }
-
-  resume(): void {
-    this.#paused = false;
-    if (!this.#held) this.#wakeUp();
-  }
-
-  /** Holds reading (like `pause()`, independently of it) until `hold(false)`. */
-  hold(on: boolean): void {
-    this.#held = on;
-    if (!on && !this.#paused) this.#wakeUp();
-  }
-
-  end(): void {
-    if (this.#closed || this.#ending) return;
-    this.#ending = true;
-    this.#maybeShutdown();
-  }
-
-  destroy(): void {
-    this.#finish();
-  }
-
-  async #readLoop(): Promise<void> {
-    const reader = this.#reader;
-    while (!this.#closed) {
-      if (this.#paused || this.#held) {
-        await this.#resumed();
-        continue;
-      }
-      let result: { done: boolean; value?: Uint8Array };
-      try {
-        result = await reader.read();
-      } catch (error) {
-        this.#finish(toError(error));
-        return;
-      }
-      // Hold what arrived while paused until resumed.
-      while ((this.#paused || this.#held) && !this.#closed) {
-        await this.#resumed();
-      }
-      if (this.#closed) return;
-      if (result.done) {
-        this.#peerEnded = true;
-        this.#ending = true;
-        this.#maybeShutdown();
-        return;
-      }
-      let chunk: Uint8Array;
-      try {
-        chunk = toBytes(result.value);
-      } catch (error) {
-        this.#finish(toError(error));
-        return;
-      }
-      if (chunk.byteLength > 0) this.handlers.data(chunk);
-    }
-  }
-
-  #resumed(): Promise<void> {
-    return new Promise((resolve) => (this.#wake = resolve));
-  }
-
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  async #writeLoop(): Promise<void> {
-    const writer = this.#writer;
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        await writer.ready; // the sink's backpressure
-        if (this.#closed) return;
-        const chunk = takeBatch(this.#queue);
-        const size = chunk.byteLength;
-        writer.write(chunk).then(() => {
-          if (this.#closed) return;
-          this.#buffered -= size;
-          if (this.#buffered === 0) {
-            this.handlers.drain();
-            this.#maybeShutdown();
-          }
-        }, (error) => this.#finish(toError(error)));
-      }
-    } catch (error) {
-      this.#finish(toError(error));
-      return;
-    }
-    this.#writing = false;
-  }
-
-  /** Once ending and flushed: close the writable, then finish or wait. */
-  #maybeShutdown(): void {
-    if (this.#closed || !this.#ending || this.#buffered > 0) return;
-    if (this.#writableClosed) {
-      if (this.#peerEnded) this.#finish();
-      return;
-    }
-    this.#writableClosed = true;
-    this.#writer.close().then(
-      () => {
-        if (this.#closed) return;
-        if (this.#peerEnded) this.#finish();
-        else this.#timer = setTimeout(() => this.#finish(), this.#endTimeout);
-      },
-      (error) => this.#finish(toError(error)),
-    );
-  }
-
-  /** Closes everything once; reports `close` on a later microtask. */
-  #finish(error?: Error): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue = [];
-    this.#buffered = 0;
+  /** Clears the end timer and reports to `onFinish` before `close`. */
+  protected override released(error: Error | undefined): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#wakeUp();
-    if (!this.#peerEnded) this.#reader.cancel().catch(() => {});
-    if (!this.#writableClosed) this.#writer.abort(error).catch(() => {});
-    queueMicrotask(() => {
-      this.onFinish?.(error);
-      this.handlers.close(error);
-    });
+    if (this.onFinish !== undefined) {
+      queueMicrotask(() => this.onFinish?.(error));
+    }
   }
 }
 
@@ -289,12 +159,12 @@ export interface MemoryPipeOptions {
 export function memoryPipe(
   options: MemoryPipeOptions = {},
 ): [StreamPair, StreamPair] {
-  const highWaterMark = options.highWaterMark ?? 64 * 1024;
+  const highWaterMark = options.highWaterMark ?? HIGH_WATER_MARK;
   const direction = () =>
     new TransformStream<Uint8Array, Uint8Array>(
       {
         transform(chunk, controller) {
-          controller.enqueue(toBytes(chunk).slice());
+          controller.enqueue(streamBytes(chunk).slice());
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark }),
