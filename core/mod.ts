@@ -38,6 +38,7 @@ export {
   Connection,
   type ConnectionEvent,
   type ConnectionOptions,
+  type ConnectionTimer,
   type OpenConnectionOptions,
   ReadyState,
   type ReadyStateValue,
