@@ -100,7 +100,6 @@ export class Connection {
   readonly #life: Lifecycle;
   #protocol: string;
   #extensions: string;
-  readonly #closeTimeout: number;
   #events: ConnectionEvent[] = IDLE_EVENTS;
   /** Negotiated extensions, in negotiation order. */
   #active: readonly Extension[] = NO_EXTENSIONS;
@@ -114,7 +113,7 @@ export class Connection {
     this.role = options.role;
     this.#protocol = options.protocol ?? "";
     this.#extensions = options.extensions ?? "";
-    const close = this.#closeTimeout = options.closeTimeout ?? 5000;
+    const close = options.closeTimeout ?? 5000;
     this.#life = new Lifecycle(Phase.OPEN, {
       handshake: options.handshakeTimeout ?? 10000,
       close,
@@ -187,28 +186,12 @@ export class Connection {
     return this.#extensions;
   }
 
-  /** Milliseconds to wait for the peer during the closing handshake. */
-  get closeTimeout(): number {
-    return this.#closeTimeout;
-  }
-
   /**
    * Whether the embedder should end the transport once the output is
    * written: after a failure, a server's close, or `transportClosed()`.
    */
   get wantsTransportClose(): boolean {
     return this.#life.wantsTransportClose;
-  }
-
-  /**
-   * Milliseconds, from the moment the connection entered its current state,
-   * after which the adapter should call `timeout()`; undefined when no timer
-   * is needed.
-   */
-  get deadline(): number | undefined {
-    const timer = this.timer;
-    if (timer === undefined || this.wantsTransportClose) return undefined;
-    return timer.kind === "handshake" ? timer.ms : this.#closeTimeout;
   }
 
   /**

@@ -439,7 +439,7 @@ export class WebSocketServer {
     let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
       timer = undefined;
       this.#step(transport, conn, conn.timeout());
-    }, conn.deadline ?? 10000);
+    }, conn.timer?.ms ?? 10000);
     this.#pending.set(transport, () => {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;

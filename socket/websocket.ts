@@ -1233,16 +1233,21 @@ export class WebSocket extends EventTarget {
         return;
       }
       if (this.#timerState !== 4) {
-        this.#arm(4, conn.closeTimeout, () => transport.destroy());
+        this.#arm(4, conn.timer?.ms ?? 0, () => transport.destroy());
         transport.end();
       }
       return;
     }
-    const deadline = conn.deadline;
-    if (deadline === undefined) {
+    const timer = conn.timer;
+    if (timer === undefined) {
       this.#disarm();
+    } else if (timer.kind === "linger") {
+      // The server is to close the transport first (RFC 6455 §7.1.1).
+      if (this.#timerState !== 4) {
+        this.#arm(4, timer.ms, () => transport.destroy());
+      }
     } else if (this.#timerState !== conn.state) {
-      this.#arm(conn.state, deadline, () => this.#handle(conn.timeout()));
+      this.#arm(conn.state, timer.ms, () => this.#handle(conn.timeout()));
     }
   }
 
