@@ -57,85 +57,42 @@ import type {
   SendOptions,
   ServerConnectionOptions,
 } from "./connection_types.ts";
-import { ProtocolError } from "./errors.ts";
-import type { DecodeOutcome, Extension } from "./extension.ts";
-import { MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
+import type { DecodeOutcome } from "./extension.ts";
+import { Opcode } from "./frame.ts";
 import type { AcceptOptions, RejectOptions } from "./handshake.ts";
 import type { HttpRequestHead } from "./http.ts";
-import {
-  ClientOpening,
-  errorMessage,
-  failureResponse,
-  type HandshakeFailure,
-  type Opened,
-  ServerOpening,
-  type UpgradeResult,
-} from "./opening.ts";
-import { Receiver } from "./receiver.ts";
-import {
-  closeFrame,
-  closePayload,
-  controlBytes,
-  Sender,
-  truncateUtf8,
-} from "./sender.ts";
-import { Lifecycle, Phase, type PhaseTrigger } from "./state.ts";
+import { ClientOpening, ServerOpening, type UpgradeResult } from "./opening.ts";
+import { closeFrame, controlBytes } from "./sender.ts";
+import { NO_EVENTS, Session } from "./session.ts";
+import { Phase } from "./state.ts";
 
 export * from "./connection_types.ts";
 
-const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
-/**
- * Where `#events` points between calls, so an idle connection does not keep
- * its last events (and the chunk they view) alive. Frozen: a push outside a
- * call would be a bug, and throws.
- */
-const IDLE_EVENTS = NO_EVENTS as ConnectionEvent[];
-const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 const STATE_NAMES = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"];
 
 /** A WebSocket connection for either role; see the module doc. */
 export class Connection {
   /** `"client"` or `"server"`. */
   readonly role: "client" | "server";
-  readonly #life: Lifecycle;
-  #protocol: string;
-  #extensions: string;
-  #events: ConnectionEvent[] = IDLE_EVENTS;
-  /** Negotiated extensions, in negotiation order. */
-  #active: readonly Extension[] = NO_EXTENSIONS;
-  readonly #rx: Receiver;
-  readonly #tx: Sender;
-  /** The opening handshake, while `CONNECTING`. */
+  readonly #s: Session;
+  /** The opening handshake (what is left of it once open or closed). */
   #opening: ClientOpening | ServerOpening | undefined;
 
   /** Creates a connection that starts `OPEN` (handshake done elsewhere). */
   constructor(options: OpenConnectionOptions) {
     this.role = options.role;
-    this.#protocol = options.protocol ?? "";
-    this.#extensions = options.extensions ?? "";
-    const close = options.closeTimeout ?? 5000;
-    this.#life = new Lifecycle(Phase.OPEN, {
-      handshake: options.handshakeTimeout ?? 10000,
-      close,
-      linger: options.lingerTimeout ?? close,
-    });
-    this.#tx = new Sender(this.role === "client");
-    this.#rx = new Receiver(
-      {
-        ping: (payload) => {
-          // Past our close frame it is too late for a pong.
-          const phase = this.#life.phase;
-          if (phase !== Phase.LOCAL_CLOSING) this.#tx.answerPing(payload);
-        },
-        close: (code, reason, payload) =>
-          this.#peerClosed(code, reason, payload),
-      },
-      IDLE_EVENTS,
-      options,
-    );
-    if (options.activeExtensions !== undefined) {
-      this.#activate(options.activeExtensions);
-    }
+    this.#s = new Session(options, Phase.OPEN);
+  }
+
+  /** A connection in `CONNECTING`, `opening` under way. */
+  static #connecting(
+    options: OpenConnectionOptions,
+    opening: ClientOpening | ServerOpening,
+  ): Connection {
+    const conn = new Connection(options);
+    conn.#s.life.phase = Phase.CONNECTING;
+    conn.#opening = opening;
+    return conn;
   }
 
   /**
@@ -148,10 +105,11 @@ export class Connection {
     options: ClientConnectionOptions = {},
   ): Connection {
     const opening = new ClientOpening(url, options);
-    const conn = new Connection({ ...options, role: "client" });
-    conn.#life.phase = Phase.CONNECTING;
-    conn.#opening = opening;
-    conn.#tx.push(opening.request.bytes);
+    const conn = Connection.#connecting(
+      { ...options, role: "client" },
+      opening,
+    );
+    conn.#s.tx.push(opening.request.bytes);
     return conn;
   }
 
@@ -165,25 +123,23 @@ export class Connection {
    * `maxHeaderBytes` more (past that the request is answered 400).
    */
   static server(options: ServerConnectionOptions = {}): Connection {
-    const conn = new Connection({ ...options, role: "server" });
-    conn.#life.phase = Phase.CONNECTING;
-    conn.#opening = new ServerOpening(options);
-    return conn;
+    const opening = new ServerOpening(options);
+    return Connection.#connecting({ ...options, role: "server" }, opening);
   }
 
   /** The current state (see {@linkcode ReadyState}). */
   get state(): ReadyStateValue {
-    return this.#life.readyState;
+    return this.#s.life.readyState;
   }
 
   /** The negotiated subprotocol, or "" for none (or not yet open). */
   get protocol(): string {
-    return this.#protocol;
+    return this.#s.protocol;
   }
 
   /** The negotiated extensions header value, or "". */
   get extensions(): string {
-    return this.#extensions;
+    return this.#s.extensions;
   }
 
   /**
@@ -191,7 +147,7 @@ export class Connection {
    * written: after a failure, a server's close, or `transportClosed()`.
    */
   get wantsTransportClose(): boolean {
-    return this.#life.wantsTransportClose;
+    return this.#s.life.wantsTransportClose;
   }
 
   /**
@@ -200,7 +156,7 @@ export class Connection {
    * so `conn.timer !== armed` tells the embedder to re-arm.
    */
   get timer(): ConnectionTimer | undefined {
-    return this.#life.timer;
+    return this.#s.life.timer;
   }
 
   /**
@@ -209,10 +165,7 @@ export class Connection {
    * the output once after a burst of `send()`s gives one chunk to write.
    */
   takeOutput(): readonly Uint8Array[] {
-    if (this.#life.phase === Phase.REMOTE_CLOSING) {
-      this.#life.move("closeWritten");
-    }
-    return this.#tx.take();
+    return this.#s.takeOutput();
   }
 
   /**
@@ -220,7 +173,7 @@ export class Connection {
    * held pong included; a deferred close frame not).
    */
   get outputLength(): number {
-    return this.#tx.length;
+    return this.#s.tx.length;
   }
 
   /**
@@ -230,25 +183,21 @@ export class Connection {
    * errors fail the connection with their close code.
    */
   receive(chunk: Uint8Array): readonly ConnectionEvent[] {
-    if (this.#life.closed || chunk.length === 0) return NO_EVENTS;
-    const events: ConnectionEvent[] = this.#events = this.#rx.events = [];
-    try {
-      const opening = this.#opening;
-      if (opening === undefined) this.#rx.feed(chunk);
-      else if (opening instanceof ServerOpening) {
+    const s = this.#s;
+    if (s.life.closed || chunk.length === 0) return NO_EVENTS;
+    if (s.life.phase !== Phase.CONNECTING) return s.receive(chunk);
+    const opening = this.#opening;
+    return s.run(() => {
+      if (opening instanceof ServerOpening) {
         this.#requested(opening.receive(chunk));
-      } else {
-        const result = opening.receive(chunk);
-        if (result === undefined) {
-          // more of the response head to come
-        } else if ("failed" in result) this.#handshakeFailed(result);
-        else this.#opened(result);
+        return;
       }
-    } catch (error) {
-      this.#failOn(error);
-    }
-    this.#events = this.#rx.events = IDLE_EVENTS;
-    return events;
+      const result = opening!.receive(chunk);
+      if (result === undefined) return; // more of the head to come
+      if ("failed" in result) return s.handshakeFailed(result);
+      this.#opening = undefined;
+      s.opened(result);
+    });
   }
 
   /**
@@ -261,53 +210,27 @@ export class Connection {
     rest: Uint8Array = EMPTY_BYTES,
   ): readonly ConnectionEvent[] {
     const opening = this.#opening;
-    if (!(opening instanceof ServerOpening) || !opening.awaitingHead) {
+    if (
+      !(opening instanceof ServerOpening) || !opening.awaitingHead ||
+      this.#s.life.closed
+    ) {
       throw new Error(
         "receiveHead() needs a server connection awaiting its request",
       );
     }
-    return this.#run(() => this.#requested(opening.receiveHead(head, rest)));
+    return this.#s.run(() => this.#requested(opening.receiveHead(head, rest)));
   }
 
   /** Reports a valid upgrade request, or rejects a bad one. */
   #requested(result: UpgradeResult): void {
     if (result === undefined) return; // more of the head to come
-    if ("failed" in result) this.#handshakeFailed(result);
-    else this.#events.push({ type: "request", request: result });
-  }
-
-  #handshakeFailed(failure: HandshakeFailure): void {
-    if (this.role === "server") this.#tx.push(failureResponse(failure));
-    this.#closed("abort", 1006, failure.message, false, {
-      status: failure.status,
-    });
-  }
-
-  /** Makes `extensions` live: their RSV bits become legal on receive. */
-  #activate(extensions: readonly Extension[]): void {
-    this.#active = extensions;
-    this.#rx.activate(extensions);
-  }
-
-  /** Opens with what the handshake produced; feeds the bytes after it. */
-  #opened(opened: Opened): void {
-    this.#opening = undefined;
-    this.#life.move("open");
-    this.#activate(opened.activeExtensions);
-    const { protocol, extensions, headers } = opened;
-    this.#protocol = protocol;
-    this.#extensions = extensions;
-    this.#events.push(
-      headers === undefined
-        ? { type: "open", protocol, extensions }
-        : { type: "open", protocol, extensions, headers },
-    );
-    this.#rx.feedAll(opened.rest);
+    if ("failed" in result) this.#s.handshakeFailed(result);
+    else this.#s.rx.events.push({ type: "request", request: result });
   }
 
   /** Whether a `suspend` was reported and `resume()` not yet called. */
   get suspended(): boolean {
-    return this.#rx.suspended;
+    return this.#s.rx.suspended;
   }
 
   /**
@@ -318,8 +241,8 @@ export class Connection {
    * nothing. Throws if the connection is not suspended.
    */
   resume(outcome: DecodeOutcome): readonly ConnectionEvent[] {
-    const step = this.#rx.resume(outcome);
-    return step === undefined ? NO_EVENTS : this.#run(step);
+    const step = this.#s.rx.resume(outcome);
+    return step === undefined ? NO_EVENTS : this.#s.run(step);
   }
 
   /**
@@ -329,10 +252,11 @@ export class Connection {
    * pending request or the options are invalid.
    */
   accept(options: AcceptOptions = {}): readonly ConnectionEvent[] {
-    const { response, opened } = this.#serverOpening().accept(options);
-    return this.#run(() => {
-      this.#tx.push(response);
-      this.#opened(opened);
+    const { response, opened } = this.#decision().accept(options);
+    return this.#s.run(() => {
+      this.#opening = undefined;
+      this.#s.tx.push(response);
+      this.#s.opened(opened);
     });
   }
 
@@ -344,52 +268,23 @@ export class Connection {
     status: number,
     options: RejectOptions = {},
   ): readonly ConnectionEvent[] {
-    const response = this.#serverOpening().reject(status, options);
-    return this.#run(() => {
-      this.#tx.push(response);
-      this.#closed("abort", 1006, `rejected with status ${status}`, false);
+    const response = this.#decision().reject(status, options);
+    return this.#s.run(() => {
+      this.#s.tx.push(response);
+      this.#s.closed("abort", 1006, `rejected with status ${status}`, false);
     });
   }
 
-  #serverOpening(): ServerOpening {
+  /** The server's opening with a request awaiting a decision; or throws. */
+  #decision(): ServerOpening {
     const opening = this.#opening;
-    if (!(opening instanceof ServerOpening) || opening.request === undefined) {
+    if (
+      !(opening instanceof ServerOpening) || opening.request === undefined ||
+      this.#s.life.phase !== Phase.CONNECTING
+    ) {
       throw new Error("no upgrade request is waiting for a decision");
     }
     return opening;
-  }
-
-  /** The peer's close frame arrived: echo it (unless ours went first). */
-  #peerClosed(code: number, reason: string, payload: Uint8Array): void {
-    // Echo the peer's close (same code and reason, or no payload) when the
-    // output is next taken, so replies to messages that arrived before it
-    // in the same chunk still go out first (RFC 6455 §5.5.1 allows this).
-    if (this.#life.phase === Phase.OPEN) this.#tx.deferClose(payload);
-    this.#closed("receiveClose", code, reason, true);
-  }
-
-  /** Closes at the protocol level (by `trigger`) and reports it. */
-  #closed(
-    trigger: PhaseTrigger,
-    code: number,
-    reason: string,
-    wasClean: boolean,
-    error?: { status?: number; code?: number },
-  ): void {
-    this.#life.close(trigger, wasClean, this.role === "client");
-    this.#opening = undefined;
-    this.#rx.stopped = true;
-    for (const extension of this.#active) extension.dispose();
-    if (error !== undefined) {
-      const event: ConnectionEvent = {
-        type: "error",
-        code: error.code ?? code,
-        message: reason,
-      };
-      if (error.status !== undefined) event.status = error.status;
-      this.#events.push(event);
-    }
-    this.#events.push({ type: "close", code, reason, wasClean });
   }
 
   /**
@@ -400,12 +295,12 @@ export class Connection {
    * or the violation is written before the close frame.
    */
   get canSend(): boolean {
-    return this.#life.canSend;
+    return this.#s.life.canSend;
   }
 
   #requireOpen(what: string): void {
-    if (!this.#life.canSend) {
-      const state = STATE_NAMES[this.#life.readyState];
+    if (!this.#s.life.canSend) {
+      const state = STATE_NAMES[this.#s.life.readyState];
       throw new Error(`cannot ${what}: the connection is ${state}`);
     }
   }
@@ -421,19 +316,19 @@ export class Connection {
     options?: SendOptions,
   ): void {
     this.#requireOpen("send");
-    this.#tx.send(data, options, this.#active);
+    this.#s.tx.send(data, options, this.#s.active);
   }
 
   /** Queues a ping with up to 125 bytes of payload. Throws unless `OPEN`. */
   ping(data: string | Uint8Array = EMPTY_BYTES): void {
     this.#requireOpen("ping");
-    this.#tx.write(Opcode.Ping, controlBytes(data));
+    this.#s.tx.write(Opcode.Ping, controlBytes(data));
   }
 
   /** Queues an unsolicited pong (a heartbeat). Throws unless `OPEN`. */
   pong(data: string | Uint8Array = EMPTY_BYTES): void {
     this.#requireOpen("pong");
-    this.#tx.write(Opcode.Pong, controlBytes(data));
+    this.#s.tx.write(Opcode.Pong, controlBytes(data));
   }
 
   /**
@@ -462,13 +357,11 @@ export class Connection {
     reason = "",
   ): readonly ConnectionEvent[] {
     const payload = closeFrame(code, reason);
-    const phase = this.#life.phase;
+    const phase = this.#s.life.phase;
     if (phase === Phase.CONNECTING) {
       return this.abort("closed before the connection was established");
     }
-    if (phase !== Phase.OPEN) return NO_EVENTS;
-    this.#life.move("sendClose");
-    this.#tx.write(Opcode.Close, payload);
+    if (phase === Phase.OPEN) this.#s.sendClose(payload);
     return NO_EVENTS;
   }
 
@@ -479,48 +372,7 @@ export class Connection {
    * core (rate limits, a full send queue). Does nothing once closed.
    */
   fail(code: number, message: string): readonly ConnectionEvent[] {
-    if (this.#life.closed) return NO_EVENTS;
-    const events = this.#run(() => this.#failNow(code, message));
-    // A local decision: the close frame is queued now, so nothing sent
-    // after this call goes out.
-    if (this.#tx.writeDeferredClose()) this.#life.move("closeWritten");
-    return events;
-  }
-
-  /**
-   * Fails the connection with `code`. The close frame is deferred to the
-   * next `takeOutput()` (see `Phase.REMOTE_CLOSING`), like the echo of a
-   * close; none is sent once ours went out.
-   */
-  #failNow(code: number, message: string): void {
-    if (this.#life.closed) return;
-    if (this.#life.phase === Phase.CONNECTING) {
-      this.#handshakeFailed({ failed: true, message, status: 400 });
-      return;
-    }
-    const reason = truncateUtf8(message, MAX_CONTROL_PAYLOAD - 2);
-    if (this.#life.phase === Phase.OPEN) {
-      this.#tx.deferClose(closePayload(code, reason));
-    }
-    this.#closed("fail", code, reason, false, { code });
-  }
-
-  /** Runs `step` collecting its events; an exception fails the connection. */
-  #run(step: () => void): readonly ConnectionEvent[] {
-    const events: ConnectionEvent[] = this.#events = this.#rx.events = [];
-    try {
-      step();
-    } catch (error) {
-      this.#failOn(error);
-    }
-    this.#events = this.#rx.events = IDLE_EVENTS;
-    return events;
-  }
-
-  /** Fails the connection for an exception: its close code, else 1011. */
-  #failOn(error: unknown): void {
-    const code = error instanceof ProtocolError ? error.code : 1011;
-    this.#failNow(code, errorMessage(error));
+    return this.#s.fail(code, message);
   }
 
   /**
@@ -528,8 +380,7 @@ export class Connection {
    * the transport broke): reports `error` with `message` and `close` 1006.
    */
   abort(message: string): readonly ConnectionEvent[] {
-    if (this.#life.closed) return NO_EVENTS;
-    return this.#run(() => this.#closed("abort", 1006, message, false, {}));
+    return this.#s.abort(message);
   }
 
   /**
@@ -538,15 +389,7 @@ export class Connection {
    * for the transport to be closed.
    */
   timeout(): readonly ConnectionEvent[] {
-    const phase = this.#life.phase;
-    if (phase === Phase.CONNECTING) {
-      return this.abort("opening handshake timed out");
-    }
-    if (phase === Phase.LOCAL_CLOSING) {
-      return this.abort("timed out waiting for the peer's close frame");
-    }
-    if (this.#life.closed) this.#life.moveTransport("end");
-    return NO_EVENTS;
+    return this.#s.timeout();
   }
 
   /**
@@ -555,13 +398,6 @@ export class Connection {
    * an `error` if the connection never opened).
    */
   transportClosed(): readonly ConnectionEvent[] {
-    let events = NO_EVENTS;
-    if (this.#life.phase === Phase.CONNECTING) {
-      events = this.abort("connection closed during the handshake");
-    } else if (!this.#life.closed) {
-      events = this.#run(() => this.#closed("abort", 1006, "", false));
-    }
-    this.#life.moveTransport("gone");
-    return events;
+    return this.#s.transportClosed();
   }
 }

@@ -53,9 +53,14 @@ export type PhaseTrigger =
   /** The close frame `REMOTE_CLOSING` held is taken with the output. */
   | "closeWritten";
 
+/** A transition table: for each state (by number), trigger → next state. */
+type Table<S extends number, T extends string> = readonly Readonly<
+  Partial<Record<T, S>>
+>[];
+
 const { CONNECTING, OPEN, LOCAL_CLOSING, REMOTE_CLOSING, CLOSED } = Phase;
 
-const PHASES: readonly Readonly<Partial<Record<PhaseTrigger, PhaseValue>>>[] = [
+const PHASES: Table<PhaseValue, PhaseTrigger> = [
   /* CONNECTING */ { open: OPEN, abort: CLOSED },
   /* OPEN */ {
     sendClose: LOCAL_CLOSING,
@@ -77,16 +82,17 @@ const READY_STATES: readonly ReadyStateValue[] = [
   ReadyState.CLOSED,
 ];
 
-/** The phase `trigger` moves `phase` to; throws for a move not listed. */
-export function nextPhase(
-  phase: PhaseValue,
-  trigger: PhaseTrigger,
-): PhaseValue {
-  const next = PHASES[phase][trigger];
-  if (next === undefined) {
-    throw new Error(`bug: no ${trigger} from connection phase ${phase}`);
+/** The state `trigger` moves `from` to in `table`; throws if not listed. */
+function next<S extends number, T extends string>(
+  table: Table<S, T>,
+  from: S,
+  trigger: T,
+): S {
+  const to = table[from][trigger];
+  if (to === undefined) {
+    throw new Error(`bug: no ${trigger} from state ${from}`);
   }
-  return next;
+  return to;
 }
 
 /** Where the transport is, as far as the connection knows. */
@@ -113,26 +119,12 @@ export type TransportTrigger = "linger" | "end" | "gone";
 
 const { UP, LINGERING, ENDED, GONE } = TransportPhase;
 
-const TRANSPORT: readonly Readonly<
-  Partial<Record<TransportTrigger, TransportPhaseValue>>
->[] = [
+const TRANSPORT: Table<TransportPhaseValue, TransportTrigger> = [
   /* UP */ { linger: LINGERING, end: ENDED, gone: GONE },
   /* LINGERING */ { end: ENDED, gone: GONE },
   /* ENDED */ { end: ENDED, gone: GONE },
   /* GONE */ { end: GONE, gone: GONE },
 ];
-
-/** The transport phase `trigger` moves `phase` to; throws if not listed. */
-export function nextTransportPhase(
-  phase: TransportPhaseValue,
-  trigger: TransportTrigger,
-): TransportPhaseValue {
-  const next = TRANSPORT[phase][trigger];
-  if (next === undefined) {
-    throw new Error(`bug: no ${trigger} from transport phase ${phase}`);
-  }
-  return next;
-}
 
 /** How long each of the embedder's waits lasts, in milliseconds. */
 export interface Waits {
@@ -163,12 +155,12 @@ export class Lifecycle {
 
   /** Moves the protocol phase by `trigger`. */
   move(trigger: PhaseTrigger): void {
-    this.phase = nextPhase(this.phase, trigger);
+    this.phase = next(PHASES, this.phase, trigger);
   }
 
   /** Moves the transport phase by `trigger`. */
   moveTransport(trigger: TransportTrigger): void {
-    this.transport = nextTransportPhase(this.transport, trigger);
+    this.transport = next(TRANSPORT, this.transport, trigger);
   }
 
   /**
