@@ -90,7 +90,7 @@ export class Connection {
     opening: ClientOpening | ServerOpening,
   ): Connection {
     const conn = new Connection(options);
-    conn.#s.life.phase = Phase.CONNECTING;
+    conn.#s.phase = Phase.CONNECTING;
     conn.#opening = opening;
     return conn;
   }
@@ -129,7 +129,7 @@ export class Connection {
 
   /** The current state (see {@linkcode ReadyState}). */
   get state(): ReadyStateValue {
-    return this.#s.life.readyState;
+    return this.#s.readyState;
   }
 
   /** The negotiated subprotocol, or "" for none (or not yet open). */
@@ -147,7 +147,7 @@ export class Connection {
    * written: after a failure, a server's close, or `transportClosed()`.
    */
   get wantsTransportClose(): boolean {
-    return this.#s.life.wantsTransportClose;
+    return this.#s.wantsTransportClose;
   }
 
   /**
@@ -156,7 +156,7 @@ export class Connection {
    * so `conn.timer !== armed` tells the embedder to re-arm.
    */
   get timer(): ConnectionTimer | undefined {
-    return this.#s.life.timer;
+    return this.#s.timer;
   }
 
   /**
@@ -184,8 +184,8 @@ export class Connection {
    */
   receive(chunk: Uint8Array): readonly ConnectionEvent[] {
     const s = this.#s;
-    if (s.life.closed || chunk.length === 0) return NO_EVENTS;
-    if (s.life.phase !== Phase.CONNECTING) return s.receive(chunk);
+    if (s.closed || chunk.length === 0) return NO_EVENTS;
+    if (s.phase !== Phase.CONNECTING) return s.receive(chunk);
     const opening = this.#opening;
     return s.run(() => {
       if (opening instanceof ServerOpening) {
@@ -212,7 +212,7 @@ export class Connection {
     const opening = this.#opening;
     if (
       !(opening instanceof ServerOpening) || !opening.awaitingHead ||
-      this.#s.life.closed
+      this.#s.closed
     ) {
       throw new Error(
         "receiveHead() needs a server connection awaiting its request",
@@ -271,7 +271,7 @@ export class Connection {
     const response = this.#decision().reject(status, options);
     return this.#s.run(() => {
       this.#s.tx.push(response);
-      this.#s.closed("abort", 1006, `rejected with status ${status}`, false);
+      this.#s.closeWith("abort", 1006, `rejected with status ${status}`, false);
     });
   }
 
@@ -280,7 +280,7 @@ export class Connection {
     const opening = this.#opening;
     if (
       !(opening instanceof ServerOpening) || opening.request === undefined ||
-      this.#s.life.phase !== Phase.CONNECTING
+      this.#s.phase !== Phase.CONNECTING
     ) {
       throw new Error("no upgrade request is waiting for a decision");
     }
@@ -295,12 +295,12 @@ export class Connection {
    * or the violation is written before the close frame.
    */
   get canSend(): boolean {
-    return this.#s.life.canSend;
+    return this.#s.canSend;
   }
 
   #requireOpen(what: string): void {
-    if (!this.#s.life.canSend) {
-      const state = STATE_NAMES[this.#s.life.readyState];
+    if (!this.#s.canSend) {
+      const state = STATE_NAMES[this.#s.readyState];
       throw new Error(`cannot ${what}: the connection is ${state}`);
     }
   }
@@ -357,7 +357,7 @@ export class Connection {
     reason = "",
   ): readonly ConnectionEvent[] {
     const payload = closeFrame(code, reason);
-    const phase = this.#s.life.phase;
+    const phase = this.#s.phase;
     if (phase === Phase.CONNECTING) {
       return this.abort("closed before the connection was established");
     }

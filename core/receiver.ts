@@ -27,12 +27,13 @@ import { isValidUtf8 } from "./utf8.ts";
 /** What the receiver tells its connection. */
 export interface ReceiverHost {
   /** A ping arrived (before its event is reported): answer it. */
-  ping(payload: Uint8Array): void;
+  receivedPing(payload: Uint8Array): void;
   /** A valid close frame arrived; `payload` is its raw payload. */
-  close(code: number, reason: string, payload: Uint8Array): void;
+  receivedClose(code: number, reason: string, payload: Uint8Array): void;
 }
 
 const textDecoder = new TextDecoder();
+const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 
 /** The receive side; see the module doc. */
 export class Receiver implements FrameSink {
@@ -46,7 +47,7 @@ export class Receiver implements FrameSink {
   readonly #suspendable: boolean;
   #messages: MessageAssembler | undefined;
   /** Negotiated extensions, in negotiation order. */
-  #active: readonly Extension[] = [];
+  #active: readonly Extension[] = NO_EXTENSIONS;
   /** Runs received messages through `#active` (made when there are any). */
   #decodeExtensions:
     | ((payload: Uint8Array, rsv: number, maxSize: number) => Uint8Array)
@@ -271,13 +272,13 @@ export class Receiver implements FrameSink {
 
   #onControl(opcode: number, payload: Uint8Array): void {
     if (opcode === Opcode.Ping) {
-      this.#host.ping(payload);
+      this.#host.receivedPing(payload);
       this.events.push({ type: "ping", data: payload });
     } else if (opcode === Opcode.Pong) {
       this.events.push({ type: "pong", data: payload });
     } else {
       const { code, reason } = parseClose(payload);
-      this.#host.close(code, reason, payload);
+      this.#host.receivedClose(code, reason, payload);
     }
   }
 }

@@ -22,9 +22,12 @@ const PONGS_IN_ORDER = 32;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** The send side; see the module doc. */
-export class Sender {
-  readonly #output = new OutputQueue();
+/**
+ * The send side; see the module doc. It is the output queue itself (one
+ * object less per connection): queue frames through `write()`, which keeps
+ * a held pong in its place, not through `frame()`.
+ */
+export class Sender extends OutputQueue {
   readonly #mask: boolean;
   /** Pongs answering pings queued since the output was last taken. */
   #pongsQueued = 0;
@@ -50,6 +53,7 @@ export class Sender {
 
   /** Creates the send side; a client masks its frames. */
   constructor(mask: boolean) {
+    super();
     this.#mask = mask;
   }
 
@@ -59,27 +63,22 @@ export class Sender {
    */
   get length(): number {
     const pong = this.#pongLength;
-    return this.#output.byteLength +
+    return this.byteLength +
       (pong < 0 ? 0 : 2 + (this.#mask ? 4 : 0) + pong);
   }
 
   /** Removes and returns the bytes to write, the deferred close last. */
-  take(): readonly Uint8Array[] {
+  override take(): readonly Uint8Array[] {
     this.#writePendingPong();
     this.#pongsQueued = 0;
     this.writeDeferredClose();
-    return this.#output.take();
-  }
-
-  /** Queues bytes that are not a frame (an HTTP head). */
-  push(bytes: Uint8Array): void {
-    this.#output.push(bytes);
+    return super.take();
   }
 
   /** Queues one frame, after the held pong (if any). */
   write(opcode: number, payload: Uint8Array, fin = true, rsv = 0): void {
     if (this.#pongLength >= 0) this.#writePendingPong(); // keep the order
-    this.#output.frame(opcode, payload, fin, rsv, this.#mask);
+    this.frame(opcode, payload, fin, rsv, this.#mask);
   }
 
   /** Queues the pong answering a ping (or holds it, under a flood). */
@@ -116,7 +115,7 @@ export class Sender {
     if (
       typeof data === "string" && active.length === 0 &&
       options?.fragmentSize === undefined &&
-      this.#output.text(Opcode.Text, data, true, 0, this.#mask)
+      this.text(Opcode.Text, data, true, 0, this.#mask)
     ) {
       return; // encoded straight into the output
     }
@@ -165,7 +164,7 @@ export class Sender {
     const length = this.#pongLength;
     if (length < 0) return;
     this.#pongLength = -1;
-    this.#output.frame(
+    this.frame(
       Opcode.Pong,
       length === 0 ? EMPTY_BYTES : this.#pongPayload.subarray(0, length),
       true,

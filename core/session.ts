@@ -1,6 +1,6 @@
 /**
- * The engine behind a `Connection`, private to it: the close states
- * ({@linkcode Lifecycle}), the events of the call in progress, the receive
+ * The engine behind a `Connection`, private to it: the close states (it is
+ * a {@linkcode Lifecycle}), the events of the call in progress, the receive
  * and send sides, and every way the connection closes or fails. The
  * `Connection` facade adds the opening handshake and the public checks.
  *
@@ -21,7 +21,7 @@ import {
   type HandshakeFailure,
   type Opened,
 } from "./opening.ts";
-import { Receiver } from "./receiver.ts";
+import { Receiver, type ReceiverHost } from "./receiver.ts";
 import { closePayload, Sender, truncateUtf8 } from "./sender.ts";
 import {
   Lifecycle,
@@ -40,12 +40,15 @@ export const NO_EVENTS: readonly ConnectionEvent[] = Object.freeze([]);
 const IDLE_EVENTS = NO_EVENTS as ConnectionEvent[];
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 
+/** Decodes `chunk` (a step for `run()`; no closure per `receive()`). */
+function feed(session: Session, chunk: Uint8Array): void {
+  session.rx.feed(chunk);
+}
+
 /** The engine; see the module doc. */
-export class Session {
+export class Session extends Lifecycle implements ReceiverHost {
   /** `"client"` or `"server"`. */
   readonly role: "client" | "server";
-  /** The protocol and transport phases. */
-  readonly life: Lifecycle;
   /** The receive side; its `events` is the batch of the call in progress. */
   readonly rx: Receiver;
   /** The send side. */
@@ -56,41 +59,38 @@ export class Session {
   extensions: string;
   /** Negotiated extensions, in negotiation order. */
   active: readonly Extension[] = NO_EXTENSIONS;
-  /** The chunk `receive()` is decoding (a field: no closure per call). */
-  #chunk: Uint8Array = EMPTY_BYTES;
-  readonly #feedChunk = (): void => this.rx.feed(this.#chunk);
 
   /** Creates the engine of a connection that starts in `phase`. */
   constructor(options: OpenConnectionOptions, phase: PhaseValue) {
+    const close = options.closeTimeout ?? 5000;
+    super(
+      phase,
+      options.handshakeTimeout ?? 10000,
+      close,
+      options.lingerTimeout ?? close,
+    );
     this.role = options.role;
     this.protocol = options.protocol ?? "";
     this.extensions = options.extensions ?? "";
-    const close = options.closeTimeout ?? 5000;
-    this.life = new Lifecycle(phase, {
-      handshake: options.handshakeTimeout ?? 10000,
-      close,
-      linger: options.lingerTimeout ?? close,
-    });
     this.tx = new Sender(this.role === "client");
-    this.rx = new Receiver(
-      {
-        ping: (payload) => {
-          // Past our close frame it is too late for a pong.
-          if (this.life.phase !== Phase.LOCAL_CLOSING) {
-            this.tx.answerPing(
-              payload,
-            );
-          }
-        },
-        close: (code, reason, payload) =>
-          this.#peerClosed(code, reason, payload),
-      },
-      IDLE_EVENTS,
-      options,
-    );
+    this.rx = new Receiver(this, IDLE_EVENTS, options);
     if (options.activeExtensions !== undefined) {
       this.activate(options.activeExtensions);
     }
+  }
+
+  /** Part of `ReceiverHost`: answers a ping, unless our close went out. */
+  receivedPing(payload: Uint8Array): void {
+    if (this.phase !== Phase.LOCAL_CLOSING) this.tx.answerPing(payload);
+  }
+
+  /** Part of `ReceiverHost`: echoes the peer's close, unless ours went first. */
+  receivedClose(code: number, reason: string, payload: Uint8Array): void {
+    // Echo the peer's close (same code and reason, or no payload) when the
+    // output is next taken, so replies to messages that arrived before it
+    // in the same chunk still go out first (RFC 6455 §5.5.1 allows this).
+    if (this.phase === Phase.OPEN) this.tx.deferClose(payload);
+    this.closeWith("receiveClose", code, reason, true);
   }
 
   /** Makes `extensions` live: their RSV bits become legal on receive. */
@@ -99,11 +99,17 @@ export class Session {
     this.rx.activate(extensions);
   }
 
-  /** Runs `step` collecting its events; an exception fails the connection. */
-  run(step: () => void): readonly ConnectionEvent[] {
+  /**
+   * Runs `step` (with `chunk`, if it takes one) collecting its events; an
+   * exception fails the connection.
+   */
+  run(
+    step: (session: Session, chunk: Uint8Array) => void,
+    chunk: Uint8Array = EMPTY_BYTES,
+  ): readonly ConnectionEvent[] {
     const events: ConnectionEvent[] = this.rx.events = [];
     try {
-      step();
+      step(this, chunk);
     } catch (error) {
       this.#failOn(error);
     }
@@ -113,15 +119,12 @@ export class Session {
 
   /** Decodes frames from `chunk` (the open phase's `receive()`). */
   receive(chunk: Uint8Array): readonly ConnectionEvent[] {
-    this.#chunk = chunk;
-    const events = this.run(this.#feedChunk);
-    this.#chunk = EMPTY_BYTES;
-    return events;
+    return this.run(feed, chunk);
   }
 
   /** Opens with what the handshake produced; feeds the bytes after it. */
   opened(opened: Opened): void {
-    this.life.move("open");
+    this.move("open");
     this.activate(opened.activeExtensions);
     const { protocol, extensions, headers } = opened;
     this.protocol = protocol;
@@ -137,75 +140,75 @@ export class Session {
   /** The opening handshake failed: a server answers with its status. */
   handshakeFailed(failure: HandshakeFailure): void {
     if (this.role === "server") this.tx.push(failureResponse(failure));
-    this.closed("abort", 1006, failure.message, false, {
+    this.closeWith("abort", 1006, failure.message, false, {
       status: failure.status,
     });
   }
 
   /** Removes the bytes to write; the held close frame goes out last. */
   takeOutput(): readonly Uint8Array[] {
-    if (this.life.phase === Phase.REMOTE_CLOSING) {
-      this.life.move("closeWritten");
+    if (this.phase === Phase.REMOTE_CLOSING) {
+      this.move("closeWritten");
     }
     return this.tx.take();
   }
 
   /** Queues our close frame and starts waiting for the peer's. */
   sendClose(payload: Uint8Array): void {
-    this.life.move("sendClose");
+    this.move("sendClose");
     this.tx.write(Opcode.Close, payload);
   }
 
   /** `Connection.fail()`: fails now, the close frame queued at once. */
   fail(code: number, message: string): readonly ConnectionEvent[] {
-    if (this.life.closed) return NO_EVENTS;
+    if (this.closed) return NO_EVENTS;
     const events = this.run(() => this.#failNow(code, message));
     // A local decision: the close frame is queued now, so nothing sent
     // after this call goes out.
-    if (this.tx.writeDeferredClose()) this.life.move("closeWritten");
+    if (this.tx.writeDeferredClose()) this.move("closeWritten");
     return events;
   }
 
   /** `Connection.abort()`: fails with 1006, sending nothing. */
   abort(message: string): readonly ConnectionEvent[] {
-    if (this.life.closed) return NO_EVENTS;
-    return this.run(() => this.closed("abort", 1006, message, false, {}));
+    if (this.closed) return NO_EVENTS;
+    return this.run(() => this.closeWith("abort", 1006, message, false, {}));
   }
 
   /** `Connection.timeout()`. */
   timeout(): readonly ConnectionEvent[] {
-    const phase = this.life.phase;
+    const phase = this.phase;
     if (phase === Phase.CONNECTING) {
       return this.abort("opening handshake timed out");
     }
     if (phase === Phase.LOCAL_CLOSING) {
       return this.abort("timed out waiting for the peer's close frame");
     }
-    if (this.life.closed) this.life.moveTransport("end");
+    if (this.closed) this.moveTransport("end");
     return NO_EVENTS;
   }
 
   /** `Connection.transportClosed()`. */
   transportClosed(): readonly ConnectionEvent[] {
     let events = NO_EVENTS;
-    if (this.life.phase === Phase.CONNECTING) {
+    if (this.phase === Phase.CONNECTING) {
       events = this.abort("connection closed during the handshake");
-    } else if (!this.life.closed) {
-      events = this.run(() => this.closed("abort", 1006, "", false));
+    } else if (!this.closed) {
+      events = this.run(() => this.closeWith("abort", 1006, "", false));
     }
-    this.life.moveTransport("gone");
+    this.moveTransport("gone");
     return events;
   }
 
   /** Closes at the protocol level (by `trigger`) and reports it. */
-  closed(
+  closeWith(
     trigger: PhaseTrigger,
     code: number,
     reason: string,
     wasClean: boolean,
     error?: { status?: number; code?: number },
   ): void {
-    this.life.close(trigger, wasClean, this.role === "client");
+    this.enterClosed(trigger, wasClean, this.role === "client");
     this.rx.stopped = true;
     for (const extension of this.active) extension.dispose();
     const events = this.rx.events;
@@ -221,31 +224,22 @@ export class Session {
     events.push({ type: "close", code, reason, wasClean });
   }
 
-  /** The peer's close frame arrived: echo it (unless ours went first). */
-  #peerClosed(code: number, reason: string, payload: Uint8Array): void {
-    // Echo the peer's close (same code and reason, or no payload) when the
-    // output is next taken, so replies to messages that arrived before it
-    // in the same chunk still go out first (RFC 6455 §5.5.1 allows this).
-    if (this.life.phase === Phase.OPEN) this.tx.deferClose(payload);
-    this.closed("receiveClose", code, reason, true);
-  }
-
   /**
    * Fails the connection with `code`. The close frame is deferred to the
    * next `takeOutput()` (see `Phase.REMOTE_CLOSING`), like the echo of a
    * close; none is sent once ours went out.
    */
   #failNow(code: number, message: string): void {
-    if (this.life.closed) return;
-    if (this.life.phase === Phase.CONNECTING) {
+    if (this.closed) return;
+    if (this.phase === Phase.CONNECTING) {
       this.handshakeFailed({ failed: true, message, status: 400 });
       return;
     }
     const reason = truncateUtf8(message, MAX_CONTROL_PAYLOAD - 2);
-    if (this.life.phase === Phase.OPEN) {
+    if (this.phase === Phase.OPEN) {
       this.tx.deferClose(closePayload(code, reason));
     }
-    this.closed("fail", code, reason, false, { code });
+    this.closeWith("fail", code, reason, false, { code });
   }
 
   /** Fails the connection for an exception: its close code, else 1011. */

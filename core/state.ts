@@ -126,31 +126,36 @@ const TRANSPORT: Table<TransportPhaseValue, TransportTrigger> = [
   /* GONE */ { end: GONE, gone: GONE },
 ];
 
-/** How long each of the embedder's waits lasts, in milliseconds. */
-export interface Waits {
-  /** The opening handshake. */
-  handshake: number;
-  /** Our close frame sent, the peer's awaited. */
-  close: number;
-  /** Closed, the peer to close the transport. */
-  linger: number;
-}
-
-/** A connection's protocol and transport phases, and what follows. */
+/**
+ * A connection's protocol and transport phases, and what follows from them;
+ * the base of the connection's engine.
+ */
 export class Lifecycle {
   /** Where the protocol is. */
   phase: PhaseValue;
   /** Where the transport is. */
   transport: TransportPhaseValue = UP;
-  readonly #waits: Waits;
-  /** The linger wait once closed (0: a client's handshake failed). */
-  #lingerMs = 0;
+  readonly #handshakeMs: number;
+  readonly #closeMs: number;
+  /** The linger wait (set to 0 when a client's handshake fails). */
+  #lingerMs: number;
   #timer: ConnectionTimer | undefined;
 
-  /** Starts in `phase`. */
-  constructor(phase: PhaseValue, waits: Waits) {
+  /**
+   * Starts in `phase`; the waits last `handshakeMs` (the opening handshake),
+   * `closeMs` (the peer's close frame) and `lingerMs` (the peer to close the
+   * transport).
+   */
+  constructor(
+    phase: PhaseValue,
+    handshakeMs: number,
+    closeMs: number,
+    lingerMs: number,
+  ) {
     this.phase = phase;
-    this.#waits = waits;
+    this.#handshakeMs = handshakeMs;
+    this.#closeMs = closeMs;
+    this.#lingerMs = lingerMs;
   }
 
   /** Moves the protocol phase by `trigger`. */
@@ -167,11 +172,9 @@ export class Lifecycle {
    * Closes at the protocol level by `trigger`. The transport is to be ended,
    * except after a client's clean close (the server closes it first).
    */
-  close(trigger: PhaseTrigger, wasClean: boolean, client: boolean): void {
+  enterClosed(trigger: PhaseTrigger, wasClean: boolean, client: boolean): void {
     // A client whose handshake failed has nothing to wait for.
-    this.#lingerMs = client && this.phase === CONNECTING
-      ? 0
-      : this.#waits.linger;
+    if (client && this.phase === CONNECTING) this.#lingerMs = 0;
     this.move(trigger);
     this.moveTransport(wasClean && client ? "linger" : "end");
   }
@@ -207,7 +210,11 @@ export class Lifecycle {
       : "linger";
     // Each kind is in effect for one stretch of the connection's life.
     if (this.#timer?.kind !== kind) {
-      const ms = kind === "linger" ? this.#lingerMs : this.#waits[kind];
+      const ms = kind === "linger"
+        ? this.#lingerMs
+        : kind === "close"
+        ? this.#closeMs
+        : this.#handshakeMs;
       this.#timer = Object.freeze({ kind, ms });
     }
     return this.#timer;
