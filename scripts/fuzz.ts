@@ -634,7 +634,7 @@ class Probe {
     );
     check(this.conn.state === ReadyState.CLOSED, "not CLOSED at the end");
     check(this.conn.wantsTransportClose, "does not want the transport closed");
-    check(this.conn.deadline === undefined, "a deadline after the end");
+    check(this.conn.timer === undefined, "a timer after the end");
     // Nothing more comes out of a closed connection.
     this.receive(new Uint8Array([0x81, 0x80, 1, 2, 3, 4]));
     this.command("timeout", () => this.conn.timeout());

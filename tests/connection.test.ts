@@ -308,7 +308,7 @@ test("connection: local close waits for the peer's close, then is clean", () => 
   const s = server();
   assert.deepEqual(c.close(4000, "done"), []);
   assert.equal(c.state, ReadyState.CLOSING);
-  assert.equal(c.deadline, 5000);
+  assert.deepEqual(c.timer, { kind: "close", ms: 5000 });
   const serverEvents = pump(c, s);
   assert.deepEqual(closeOf(serverEvents), {
     type: "close",
@@ -329,10 +329,13 @@ test("connection: local close waits for the peer's close, then is clean", () => 
     false,
     "the client waits for the server to close",
   );
-  assert.equal(c.deadline, 5000);
+  const linger = c.timer;
+  assert.deepEqual(linger, { kind: "linger", ms: 5000 });
   assert.deepEqual(c.timeout(), []);
   assert.equal(c.wantsTransportClose, true);
-  assert.equal(c.deadline, undefined);
+  assert.equal(c.timer, linger, "still the same wait");
+  assert.deepEqual(c.transportClosed(), []);
+  assert.equal(c.timer, undefined);
 });
 
 test("connection: close validates code and reason", () => {
