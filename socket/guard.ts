@@ -64,22 +64,18 @@ export interface GuardFault {
   readonly id: ErrorId;
 }
 
-const MESSAGE_RATE: GuardFault = Object.freeze({
-  reason: "message rate limit exceeded",
-  id: "WS_ERR_RATE_LIMIT",
-});
-const BYTE_RATE: GuardFault = Object.freeze({
-  reason: "byte rate limit exceeded",
-  id: "WS_ERR_RATE_LIMIT",
-});
-const PING_RATE: GuardFault = Object.freeze({
-  reason: "ping rate limit exceeded",
-  id: "WS_ERR_PING_RATE_LIMIT",
-});
-const NOT_READING: GuardFault = Object.freeze({
-  reason: "peer does not read what is sent",
-  id: "WS_ERR_BACKPRESSURE_TIMEOUT",
-});
+/** A frozen fault (the ones that need no number in their reason). */
+function fault(reason: string, id: ErrorId): GuardFault {
+  return Object.freeze({ reason, id });
+}
+
+const MESSAGE_RATE = fault("message rate limit exceeded", "WS_ERR_RATE_LIMIT");
+const BYTE_RATE = fault("byte rate limit exceeded", "WS_ERR_RATE_LIMIT");
+const PING_RATE = fault("ping rate limit exceeded", "WS_ERR_PING_RATE_LIMIT");
+const NOT_READING = fault(
+  "peer does not read what is sent",
+  "WS_ERR_BACKPRESSURE_TIMEOUT",
+);
 
 /** What a guard may ask its socket to do. */
 export interface GuardActions {

@@ -219,6 +219,22 @@ export class WebSocket extends EventTarget {
       CLOSING: 2,
       CLOSED: 3,
     });
+    for (const type of ["open", "message", "error", "close"]) {
+      const get = function (this: WebSocket): Handler {
+        return this.#listeners.handler(type);
+      };
+      const set = function (this: WebSocket, fn: unknown): void {
+        this.#listeners.setHandler(type, fn);
+      };
+      // WebIDL names the accessors `get onopen` / `set onopen`.
+      Object.defineProperty(get, "name", { value: `get on${type}` });
+      Object.defineProperty(set, "name", { value: `set on${type}` });
+      Object.defineProperty(this.prototype, `on${type}`, {
+        get,
+        set,
+        configurable: true,
+      });
+    }
     makeEnumerable(this.prototype, [
       "url",
       "readyState",
@@ -324,34 +340,16 @@ export class WebSocket extends EventTarget {
     return this.#driver.transport.remoteAddress;
   }
 
+  // The `on…` handler attributes: accessors on the prototype, made in the
+  // static block below (one getter/setter pair per name).
   /** `open` handler. */
-  get onopen(): Handler {
-    return this.#listeners.handler("open");
-  }
-  set onopen(fn: Handler) {
-    this.#listeners.setHandler("open", fn);
-  }
+  declare onopen: Handler;
   /** `message` handler; receives a `MessageEvent`. */
-  get onmessage(): ((event: MessageEvent) => unknown) | null {
-    return this.#listeners.handler("message");
-  }
-  set onmessage(fn: ((event: MessageEvent) => unknown) | null) {
-    this.#listeners.setHandler("message", fn);
-  }
-  /** `error` handler. */
-  get onerror(): Handler {
-    return this.#listeners.handler("error");
-  }
-  set onerror(fn: Handler) {
-    this.#listeners.setHandler("error", fn);
-  }
+  declare onmessage: ((event: MessageEvent) => unknown) | null;
+  /** `error` handler; receives a {@linkcode WebSocketErrorEvent}. */
+  declare onerror: Handler;
   /** `close` handler; receives a `CloseEvent`. */
-  get onclose(): ((event: WebSocketCloseEvent) => unknown) | null {
-    return this.#listeners.handler("close");
-  }
-  set onclose(fn: ((event: WebSocketCloseEvent) => unknown) | null) {
-    this.#listeners.setHandler("close", fn);
-  }
+  declare onclose: ((event: WebSocketCloseEvent) => unknown) | null;
 
   /**
    * Adds a listener as `EventTarget` does (same de-duplication, `once`,

@@ -23,6 +23,12 @@ function assertAttribute(proto: object, name: string, writable: boolean): void {
   );
   assert.equal(d.enumerable, true, `${name} is enumerable`);
   assert.equal(d.configurable, true, `${name} is configurable`);
+  assert.equal(d.get!.name, `get ${name}`, `${name} getter's name`);
+  if (writable) {
+    assert.equal(d.set!.name, `set ${name}`, `${name} setter's name`);
+  }
+  // On an object that is not a WebSocket: "Illegal invocation", a TypeError.
+  assert.throws(() => d.get!.call({}), TypeError, `${name} brand check`);
 }
 
 /** Asserts `name` is a WebIDL operation of `proto`. */
