@@ -63,6 +63,7 @@ export {
   WebSocketCloseEvent as CloseEvent,
   WebSocketErrorEvent,
   type WebSocketEventMap,
+  type WebSocketListener,
   type WebSocketOptions,
 } from "./socket/websocket.ts";
 export {

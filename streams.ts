@@ -80,6 +80,8 @@ export {
   WebSocket,
   WebSocketCloseEvent,
   WebSocketErrorEvent,
+  type WebSocketEventMap,
+  type WebSocketListener,
   type WebSocketOptions,
 } from "./socket/websocket.ts";
 export {

@@ -82,6 +82,12 @@ export function adoptSocket(driver: Driver, setup: SocketSetup): WebSocket {
   }
 }
 
+/** A listener for the {@linkcode WebSocketEventMap} event `K`. */
+export type WebSocketListener<K extends keyof WebSocketEventMap> =
+  | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
+  | { handleEvent(event: WebSocketEventMap[K]): unknown }
+  | null;
+
 // Set in `WebSocket`'s static block (they reach its private members): one
 // small object per socket for its driver's reports and one for its
 // guard's actions, instead of a closure per callback.
@@ -360,10 +366,7 @@ export class WebSocket extends EventTarget {
    */
   override addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
-    listener:
-      | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
-      | { handleEvent(event: WebSocketEventMap[K]): unknown }
-      | null,
+    listener: WebSocketListener<K>,
     options?: boolean | AddEventListenerOptions,
   ): void;
   /** Adds a listener for an event of any other type (see above). */
@@ -382,10 +385,7 @@ export class WebSocket extends EventTarget {
   /** Removes a listener added with {@linkcode WebSocket.addEventListener}. */
   override removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
-    listener:
-      | ((this: WebSocket, event: WebSocketEventMap[K]) => unknown)
-      | { handleEvent(event: WebSocketEventMap[K]): unknown }
-      | null,
+    listener: WebSocketListener<K>,
     options?: boolean | EventListenerOptions,
   ): void;
   /** Removes a listener for an event of any other type. */
