@@ -118,7 +118,6 @@ export class Driver implements TransportHandlers {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** When `#timer` fires (Infinity: not armed). */
   #timerAt = Infinity;
-  readonly #fire = (): void => this.#expired();
 
   /**
    * Takes over `transport` (its handlers are set to this driver) for
@@ -249,13 +248,18 @@ export class Driver implements TransportHandlers {
     this.#disarm();
     if (at === Infinity) return;
     this.#timerAt = at;
-    this.#timer = setTimeout(this.#fire, Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(Driver.#fire, Math.max(0, at - Date.now()), this);
   }
 
   #disarm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Infinity;
+  }
+
+  /** The timer's callback (one function for all drivers: no closure each). */
+  static #fire(driver: Driver): void {
+    driver.#expired();
   }
 
   #expired(): void {

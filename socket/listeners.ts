@@ -10,8 +10,10 @@
  * import { GuardedListeners } from "./listeners.ts";
  *
  * const target = new EventTarget();
- * const listeners = new GuardedListeners(target, (type, error) => {
- *   console.log(`a ${type} listener threw`, error);
+ * const listeners = new GuardedListeners(target, {
+ *   listenerThrew(type, error) {
+ *     console.log(`a ${type} listener threw`, error);
+ *   },
  * });
  * listeners.add("ping", () => {
  *   throw new Error("oops");
@@ -25,8 +27,11 @@
 /** The value of an `on…` handler property: a listener, or null for none. */
 export type Handler = ((event: Event) => unknown) | null;
 
-/** Told when a listener for an event of `type` threw `error`. */
-export type ListenerFault = (type: string, error: unknown) => void;
+/** Told when a listener threw (or its promise rejected). */
+export interface ListenerFaults {
+  /** A listener for an event of `type` threw `error`. */
+  listenerThrew(type: string, error: unknown): void;
+}
 
 const addRaw = EventTarget.prototype.addEventListener;
 const removeRaw = EventTarget.prototype.removeEventListener;
@@ -55,7 +60,7 @@ export function watchResult(
 /** The guarded listeners of one target; see the module doc. */
 export class GuardedListeners {
   readonly #target: EventTarget;
-  readonly #fault: ListenerFault;
+  readonly #faults: ListenerFaults;
   /** Guarded wrappers of the listeners, per capture flag and type. */
   #wrappers:
     | Map<string, Map<EventListenerOrEventListenerObject, EventListener>>
@@ -65,10 +70,10 @@ export class GuardedListeners {
   /** Set when an `error` listener runs (cleared by the owner). */
   errorHeard = false;
 
-  /** Guards the listeners of `target`, reporting exceptions to `fault`. */
-  constructor(target: EventTarget, fault: ListenerFault) {
+  /** Guards the listeners of `target`, reporting exceptions to `faults`. */
+  constructor(target: EventTarget, faults: ListenerFaults) {
     this.#target = target;
-    this.#fault = fault;
+    this.#faults = faults;
   }
 
   /** The `on<name>` handler, or null. */
@@ -187,10 +192,10 @@ export class GuardedListeners {
       }
       result = fn.call(self, event);
     } catch (error) {
-      this.#fault(type, error);
+      this.#faults.listenerThrew(type, error);
       return;
     }
-    watchResult(result, (error) => this.#fault(type, error));
+    watchResult(result, (error) => this.#faults.listenerThrew(type, error));
   }
 }
 

@@ -28,7 +28,12 @@ import {
   SocketGuard,
   type SocketLimits,
 } from "./guard.ts";
-import { GuardedListeners, type Handler, watchResult } from "./listeners.ts";
+import {
+  GuardedListeners,
+  type Handler,
+  type ListenerFaults,
+  watchResult,
+} from "./listeners.ts";
 import type {
   BinaryType,
   MessageCallback,
@@ -91,7 +96,10 @@ export type WebSocketListener<K extends keyof WebSocketEventMap> =
 // Set in `WebSocket`'s static block (they reach its private members): one
 // small object per socket for its driver's reports and one for its
 // guard's actions, instead of a closure per callback.
-let SocketOwner: new (ws: WebSocket) => DriverOwner;
+let SocketOwner: new (ws: WebSocket) => SocketOwnerType;
+
+/** What a socket's owner object hears: its driver, and its listeners' faults. */
+interface SocketOwnerType extends DriverOwner, ListenerFaults {}
 let GuardActionsFor: new (ws: WebSocket) => GuardActions;
 
 /**
@@ -146,10 +154,10 @@ export class WebSocket extends EventTarget {
     | ((error: unknown, socket: WebSocket, event?: string) => void)
     | undefined;
   /** The guarded listeners and `on…` handlers. */
-  readonly #listeners: GuardedListeners = new GuardedListeners(
-    this,
-    (type, error) => this.#threw(type, error, this.#closeOnHandlerError),
-  );
+  /** The guarded listeners and `on…` handlers, made at the first one. */
+  #listeners: GuardedListeners | undefined;
+  /** Its driver's owner: hears the driver, the guard and the listeners. */
+  readonly #owner: SocketOwnerType;
   /** Whether an unheard listener exception was written to the console. */
   #logged = false;
   readonly #conn: Connection;
@@ -200,7 +208,7 @@ export class WebSocket extends EventTarget {
     this.#url = setup.url;
     this.#driver = driver;
     this.#conn = driver.connection;
-    driver.owner = new SocketOwner(this);
+    driver.owner = this.#owner = new SocketOwner(this);
     this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#guard = this.#makeGuard(setup.limits);
     this.#onMessage = setup.onMessage;
@@ -227,10 +235,10 @@ export class WebSocket extends EventTarget {
     });
     for (const type of ["open", "message", "error", "close"]) {
       const get = function (this: WebSocket): Handler {
-        return this.#listeners.handler(type);
+        return this.#listeners?.handler(type) ?? null;
       };
       const set = function (this: WebSocket, fn: unknown): void {
-        this.#listeners.setHandler(type, fn);
+        this.#guarded().setHandler(type, fn);
       };
       // WebIDL names the accessors `get onopen` / `set onopen`.
       Object.defineProperty(get, "name", { value: `get on${type}` });
@@ -258,7 +266,7 @@ export class WebSocket extends EventTarget {
     // WebIDL counts only required arguments: `close(optional …, optional …)`.
     Object.defineProperty(this.prototype.close, "length", { value: 0 });
     nameInterface(this, "WebSocket");
-    SocketOwner = class implements DriverOwner {
+    SocketOwner = class implements SocketOwnerType {
       readonly ws: WebSocket;
       constructor(ws: WebSocket) {
         this.ws = ws;
@@ -276,6 +284,10 @@ export class WebSocket extends EventTarget {
       }
       backpressure(paused: boolean): void {
         this.ws.#guard?.paused(paused);
+      }
+      listenerThrew(type: string, error: unknown): void {
+        const ws = this.ws;
+        ws.#threw(type, error, ws.#closeOnHandlerError);
       }
     };
     GuardActionsFor = class implements GuardActions {
@@ -380,7 +392,7 @@ export class WebSocket extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    this.#listeners.add(type, listener, options);
+    this.#guarded().add(type, listener, options);
   }
   /** Removes a listener added with {@linkcode WebSocket.addEventListener}. */
   override removeEventListener<K extends keyof WebSocketEventMap>(
@@ -399,7 +411,11 @@ export class WebSocket extends EventTarget {
     listener: EventListenerOrEventListenerObject | null,
     options?: boolean | EventListenerOptions,
   ): void {
-    this.#listeners.remove(type, listener, options);
+    if (this.#listeners === undefined) {
+      super.removeEventListener(type, listener, options);
+    } else {
+      this.#listeners.remove(type, listener, options);
+    }
   }
   /**
    * Application code threw `error`: a listener for events of `type`, or
@@ -438,11 +454,16 @@ export class WebSocket extends EventTarget {
     }
     const message = error instanceof Error ? error.message : String(error);
     const listeners = this.#listeners;
-    listeners.errorHeard = false;
+    if (listeners !== undefined) listeners.errorHeard = false;
     this.dispatchEvent(
       new WebSocketErrorEvent(`${what} threw: ${message}`, 0, error),
     );
-    if (!listeners.errorHeard && hook === undefined) this.#log(error);
+    if (listeners?.errorHeard !== true && hook === undefined) this.#log(error);
+  }
+
+  /** The guarded listeners, made when the first one is added. */
+  #guarded(): GuardedListeners {
+    return this.#listeners ??= new GuardedListeners(this, this.#owner);
   }
 
   /** Writes an exception nobody handled, once per socket. */
@@ -712,7 +733,7 @@ export class WebSocket extends EventTarget {
           }
           // No event object per ping when nothing listens (a ping flood
           // would otherwise allocate one per ping for nobody).
-          if (this.#listeners.heard(event.type)) {
+          if (this.#listeners?.heard(event.type)) {
             this.dispatchEvent(
               new MessageEvent(event.type, { data: event.data }),
             );
