@@ -202,7 +202,10 @@ export class Lifecycle {
   /** The wait in effect (see `Connection.timer`). */
   get timer(): ConnectionTimer | undefined {
     const phase = this.phase;
-    if (this.transport === GONE || phase === OPEN) return undefined;
+    if (this.transport === GONE || phase === OPEN) {
+      this.#timer = undefined; // an open connection keeps no timer object
+      return undefined;
+    }
     const kind = phase === CONNECTING
       ? "handshake"
       : phase === LOCAL_CLOSING
