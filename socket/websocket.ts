@@ -22,12 +22,7 @@ import { openClient } from "./client.ts";
 import { type Driver, type DriverOwner, Hold } from "./driver.ts";
 import { LocalError } from "../core/errors.ts";
 import { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
-import {
-  type GuardActions,
-  type GuardFault,
-  SocketGuard,
-  type SocketLimits,
-} from "./guard.ts";
+import { type GuardActions, type GuardFault, SocketGuard } from "./guard.ts";
 import {
   GuardedListeners,
   type Handler,
@@ -93,14 +88,13 @@ export type WebSocketListener<K extends keyof WebSocketEventMap> =
   | { handleEvent(event: WebSocketEventMap[K]): unknown }
   | null;
 
-// Set in `WebSocket`'s static block (they reach its private members): one
-// small object per socket for its driver's reports and one for its
-// guard's actions, instead of a closure per callback.
+// Set in `WebSocket`'s static block (it reaches the private members): one
+// small object per socket that hears its driver, its listeners' faults and
+// its guard, instead of a closure per callback.
 let SocketOwner: new (ws: WebSocket) => SocketOwnerType;
 
-/** What a socket's owner object hears: its driver, and its listeners' faults. */
-interface SocketOwnerType extends DriverOwner, ListenerFaults {}
-let GuardActionsFor: new (ws: WebSocket) => GuardActions;
+/** What a socket's owner object hears: its driver, listeners and guard. */
+interface SocketOwnerType extends DriverOwner, ListenerFaults, GuardActions {}
 
 /**
  * A WebSocket connection with the browser's API; see the module doc.
@@ -210,7 +204,9 @@ export class WebSocket extends EventTarget {
     this.#conn = driver.connection;
     driver.owner = this.#owner = new SocketOwner(this);
     this.#highWaterMark = setup.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.#guard = this.#makeGuard(setup.limits);
+    this.#guard = setup.limits === undefined
+      ? undefined
+      : new SocketGuard(setup.limits, this.#owner);
     this.#onMessage = setup.onMessage;
     this.#onClosed = setup.onClosed;
     this.#onError = setup.onError;
@@ -288,12 +284,6 @@ export class WebSocket extends EventTarget {
       listenerThrew(type: string, error: unknown): void {
         const ws = this.ws;
         ws.#threw(type, error, ws.#closeOnHandlerError);
-      }
-    };
-    GuardActionsFor = class implements GuardActions {
-      readonly ws: WebSocket;
-      constructor(ws: WebSocket) {
-        this.ws = ws;
       }
       ping(): void {
         if (this.ws.#conn.canSend) this.ws.ping();
@@ -876,11 +866,6 @@ export class WebSocket extends EventTarget {
   }
 
   /** Runs what was deferred after `open`, in order. */
-  #makeGuard(limits: SocketLimits | undefined): SocketGuard | undefined {
-    if (limits === undefined) return undefined;
-    return new SocketGuard(limits, new GuardActionsFor(this));
-  }
-
   #runLater(): void {
     const later = this.#later ?? [];
     this.#later = undefined;
