@@ -125,7 +125,6 @@ class DenoPipe implements PullPipe {
   readonly remoteAddress: string | undefined;
   readonly #conn: DenoConn;
   #buffer = new Uint8Array(MIN_READ_SIZE);
-  #eof = false;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
@@ -139,13 +138,13 @@ class DenoPipe implements PullPipe {
     this.remoteAddress = address;
   }
 
-  async read(): Promise<Uint8Array | null> {
+  read(): Promise<number | null> {
+    // The call's own promise: no frame of ours waits with an idle read.
+    return this.#conn.read(this.#buffer);
+  }
+
+  chunk(n: number): Uint8Array {
     const buffer = this.#buffer;
-    const n = await this.#conn.read(buffer);
-    if (n === null) {
-      this.#eof = true;
-      return null;
-    }
     const size = buffer.length;
     if (n === size) {
       this.#buffer = new Uint8Array(Math.min(2 * size, MAX_READ_SIZE));
@@ -165,10 +164,10 @@ class DenoPipe implements PullPipe {
     return this.#conn.write(bytes); // may take fewer: the transport retries
   }
 
-  closeWrite(): Promise<void> {
+  closeWrite(peerEnded: boolean): Promise<void> {
     // After the peer's EOF, `close()` ends both directions (and a shutdown
     // could fail on a socket the peer has reset): nothing to half-close.
-    return this.#eof ? Promise.resolve() : this.#conn.closeWrite();
+    return peerEnded ? Promise.resolve() : this.#conn.closeWrite();
   }
 
   close(): void {

@@ -14,8 +14,8 @@
  * // A pipe that says "hi" and then ends.
  * let said = false;
  * const pipe: PullPipe = {
- *   read: () =>
- *     Promise.resolve(said ? null : (said = true, new Uint8Array([104, 105]))),
+ *   read: () => Promise.resolve(said ? null : (said = true, 2)),
+ *   chunk: () => new Uint8Array([104, 105]),
  *   write: () => Promise.resolve(),
  *   closeWrite: () => Promise.resolve(),
  *   close() {},
@@ -46,18 +46,29 @@ import { HIGH_WATER_MARK, toError } from "./util.ts";
  */
 export interface PullPipe {
   /**
-   * The next bytes from the peer, or null once it has ended its side (EOF).
-   * The bytes are handed over: the pipe must not write into them later.
+   * Waits for the next bytes from the peer: resolves with how many arrived
+   * (then `chunk()` gives them), or null once the peer has ended its side
+   * (EOF). A count rather than the bytes, so that a pipe over a
+   * `read(buffer)` call (`Deno.Conn`) returns that call's promise as it is:
+   * an idle connection's pending read keeps no frame or promise of ours.
    */
-  read(): Promise<Uint8Array | null>;
+  read(): Promise<number | null>;
+  /**
+   * The `n` bytes of the read that just resolved with `n`. They are handed
+   * over: the pipe must not write into them later.
+   */
+  chunk(n: number): Uint8Array;
   /**
    * Sends `bytes`; resolves once the pipe can take more, with the number of
    * bytes it took when that may be fewer than all (a partial write: the
    * transport then writes the rest), or with nothing when it took them all.
    */
   write(bytes: Uint8Array): Promise<number | void>;
-  /** Ends the sending side (FIN, TLS close_notify, closing a writable). */
-  closeWrite(): Promise<void>;
+  /**
+   * Ends the sending side (FIN, TLS close_notify, closing a writable).
+   * `peerEnded`: the peer's EOF has been read already.
+   */
+  closeWrite(peerEnded: boolean): Promise<void>;
   /**
    * Releases the pipe at once, dropping what is in flight; never throws.
    * `reason` is the error that ended the transport, if any (a pipe may pass
@@ -208,9 +219,9 @@ export class PullTransport implements Transport {
         await this.#resumed();
         continue;
       }
-      let chunk: Uint8Array | null;
+      let n: number | null;
       try {
-        chunk = await pipe.read();
+        n = await pipe.read();
       } catch (error) {
         this.#finish(toError(error)); // ignored if we closed it ourselves
         return;
@@ -220,12 +231,13 @@ export class PullTransport implements Transport {
         await this.#resumed();
       }
       if (this.#closed) return;
-      if (chunk === null) {
+      if (n === null) {
         this.#peerEnded = true;
         this.#ending = true;
         this.#maybeShutdown();
         return;
       }
+      const chunk = pipe.chunk(n);
       if (chunk.byteLength > 0) this.handlers.data(chunk);
     }
   }
@@ -283,7 +295,7 @@ export class PullTransport implements Transport {
       return;
     }
     this.#halfClosed = true;
-    pipe.closeWrite().then(
+    pipe.closeWrite(this.#peerEnded).then(
       () => {
         if (this.#closed) return;
         if (this.#peerEnded) this.#finish();

@@ -18,6 +18,7 @@
 
 import type { Transport } from "./transport.ts";
 import { type PullPipe, PullTransport } from "./pull.ts";
+import { EMPTY_BYTES } from "../core/bytes.ts";
 import { HIGH_WATER_MARK, streamBytes } from "./util.ts";
 
 export type { Transport, TransportHandlers } from "./transport.ts";
@@ -52,6 +53,8 @@ class StreamPipe implements PullPipe {
   readonly writer: WritableStreamDefaultWriter<Uint8Array>;
   #eof = false;
   #writeClosed = false;
+  /** What the last read brought, until `chunk()` takes it. */
+  #chunk: Uint8Array = EMPTY_BYTES;
 
   constructor(pair: StreamPair, remoteAddress: string | undefined) {
     this.reader = pair.readable.getReader();
@@ -59,11 +62,21 @@ class StreamPipe implements PullPipe {
     this.remoteAddress = remoteAddress;
   }
 
-  async read(): Promise<Uint8Array | null> {
-    const result = await this.reader.read();
-    if (!result.done) return streamBytes(result.value);
-    this.#eof = true;
-    return null;
+  read(): Promise<number | null> {
+    return this.reader.read().then((result) => {
+      if (result.done) {
+        this.#eof = true;
+        return null;
+      }
+      const bytes = this.#chunk = streamBytes(result.value);
+      return bytes.byteLength;
+    });
+  }
+
+  chunk(): Uint8Array {
+    const bytes = this.#chunk;
+    this.#chunk = EMPTY_BYTES;
+    return bytes;
   }
 
   write(bytes: Uint8Array): Promise<void> {
