@@ -305,5 +305,6 @@ export function refuse(
     },
   };
   transport.write(response);
+  transport.resume(); // to see the peer's EOF, should reads have been paused
   transport.end();
 }
