@@ -63,15 +63,20 @@ class StreamPipe implements PullPipe {
   }
 
   read(): Promise<number | null> {
-    return this.reader.read().then((result) => {
-      if (result.done) {
-        this.#eof = true;
-        return null;
-      }
-      const bytes = this.#chunk = streamBytes(result.value);
-      return bytes.byteLength;
-    });
+    return this.reader.read().then(this.#took);
   }
+
+  /** Keeps a read's bytes for `chunk()` (one function per pipe, not per read). */
+  readonly #took = (
+    result: { done?: boolean; value?: unknown },
+  ): number | null => {
+    if (result.done) {
+      this.#eof = true;
+      return null;
+    }
+    const bytes = this.#chunk = streamBytes(result.value);
+    return bytes.byteLength;
+  };
 
   chunk(): Uint8Array {
     const bytes = this.#chunk;
