@@ -267,3 +267,8 @@ export function rsvErrorId(rsv: number): ErrorId {
     ? "WS_ERR_UNEXPECTED_RSV_2_3"
     : "WS_ERR_UNEXPECTED_RSV_1";
 }
+
+/** The message of a thrown value (its `message`, or the value as a string). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { PeerError } from "./errors.ts";
+import { errorMessage, PeerError } from "./errors.ts";
 import { isToken } from "./http.ts";
 
 /** One extension in a `Sec-WebSocket-Extensions` header: name and params. */
@@ -228,7 +228,7 @@ export function acceptExtensions(
     } catch (error) {
       if (error instanceof PeerError) throw error;
       throw badResponse(
-        error instanceof Error ? error.message : String(error),
+        errorMessage(error),
         error,
       );
     }

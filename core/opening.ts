@@ -13,6 +13,7 @@
 
 import {
   type ErrorId,
+  errorMessage,
   LocalError,
   PeerError,
   ProtocolError,
@@ -86,11 +87,6 @@ function failure(
   return cause === undefined
     ? { failed: true, message, status, id }
     : { failed: true, message, status, id, cause };
-}
-
-/** The message of a thrown value. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Parses a chunk with `parser`; an `HttpError` becomes a failure. */

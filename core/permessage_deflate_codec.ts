@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
+import { errorMessage, ProtocolError } from "./errors.ts";
 import type { DecodeOutcome, DeferredDecode, Extension } from "./extension.ts";
 import { RSV1 } from "./frame.ts";
 
@@ -304,7 +304,7 @@ export class PerMessageDeflate implements Extension {
   finishInflate(outcome: DecodeOutcome, maxSize: number): Uint8Array {
     if ("error" in outcome) {
       const { error } = outcome;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       throw new ProtocolError(
         1007,
         `invalid compressed data: ${reason}`,

@@ -24,6 +24,7 @@
  */
 
 import { encodeBase64 } from "./base64.ts";
+import { errorMessage } from "./errors.ts";
 import { HttpHeadParser, type HttpResponseHead } from "./http.ts";
 import { inPrefix, parseIP } from "./ip.ts";
 
@@ -280,7 +281,7 @@ export class ConnectClient {
       result = parser.push(chunk);
     } catch (error) {
       this.#parser = undefined;
-      const why = error instanceof Error ? error.message : String(error);
+      const why = errorMessage(error);
       return { state: "failed", message: `bad answer from the proxy: ${why}` };
     }
     if (!result.done) return { state: "pending" };

@@ -12,11 +12,10 @@ import type {
   ConnectionEvent,
   OpenConnectionOptions,
 } from "./connection_types.ts";
-import { type ErrorId, PeerError } from "./errors.ts";
+import { type ErrorId, errorMessage, PeerError } from "./errors.ts";
 import type { Extension } from "./extension.ts";
 import { MAX_CONTROL_PAYLOAD, Opcode } from "./frame.ts";
 import {
-  errorMessage,
   failureResponse,
   type HandshakeFailure,
   type Opened,

@@ -20,7 +20,7 @@ import type { DecodeOutcome, DeferredDecode } from "../core/extension.ts";
 import { BufferedAmount, byteSize } from "./buffered.ts";
 import { openClient } from "./client.ts";
 import { type Driver, type DriverOwner, Hold } from "./driver.ts";
-import { LocalError } from "../core/errors.ts";
+import { errorMessage, LocalError } from "../core/errors.ts";
 import { WebSocketCloseEvent, WebSocketErrorEvent } from "./events.ts";
 import { type GuardActions, type GuardFault, SocketGuard } from "./guard.ts";
 import {
@@ -442,7 +442,7 @@ export class WebSocket extends EventTarget {
       );
       return;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     const listeners = this.#listeners;
     if (listeners !== undefined) listeners.errorHeard = false;
     this.dispatchEvent(
