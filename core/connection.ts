@@ -60,6 +60,7 @@ import type {
 } from "./connection_types.ts";
 import type { DecodeOutcome } from "./extension.ts";
 import { Opcode } from "./frame.ts";
+import type { PreparedMessage } from "./prepared.ts";
 import type { AcceptOptions, RejectOptions } from "./handshake.ts";
 import type { HttpRequestHead } from "./http.ts";
 import { ClientOpening, ServerOpening, type UpgradeResult } from "./opening.ts";
@@ -327,6 +328,24 @@ export class Connection {
   ): void {
     this.#requireOpen("send");
     this.#s.tx.send(data, options, this.#s.active);
+  }
+
+  /**
+   * Queues a message prepared once for many connections (see
+   * `./prepared.ts`): a server connection queues the shared frame, a
+   * client's (which masks) or one whose extension cannot share encodes it
+   * as `send()` would. Throws unless the connection is `OPEN`.
+   */
+  sendPrepared(message: PreparedMessage): void {
+    this.#requireOpen("send");
+    const s = this.#s;
+    const shared = s.role === "server" ? message.frameFor(s.active) : undefined;
+    if (shared === undefined) {
+      s.tx.send(message.payload, { text: message.text }, s.active);
+      return;
+    }
+    s.tx.writeFrame(shared.frame);
+    shared.extension?.sentShared?.(message.payload, shared.rsv);
   }
 
   /** Queues a ping with up to 125 bytes of payload. Throws unless `OPEN`. */

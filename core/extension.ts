@@ -54,6 +54,27 @@ export interface Extension {
   ): Uint8Array | DeferredDecode;
   /** Releases any state; the connection is closed. */
   dispose(): void;
+  /**
+   * Optional, for sending one encoding of a message on many connections
+   * (a publish to a topic): connections whose extension has the same
+   * `shareKey` accept the same {@linkcode Extension.encodeShared} output.
+   * Undefined: this connection encodes each message itself.
+   */
+  readonly shareKey?: string;
+  /**
+   * Encodes a message without using or changing this connection's state,
+   * so the result is valid on every connection with the same `shareKey`.
+   */
+  encodeShared?(
+    payload: Uint8Array,
+    opcode: number,
+  ): { payload: Uint8Array; rsv: number };
+  /**
+   * This connection sent `payload` as `encodeShared` encoded it (first
+   * frame's reserved bits `rsv`): bring its state up to date (e.g. a
+   * compressor's history), as if `encode` had run.
+   */
+  sentShared?(payload: Uint8Array, rsv: number): void;
 }
 
 /**

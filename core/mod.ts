@@ -111,6 +111,7 @@ export {
   parseHost,
 } from "./http.ts";
 export { applyMask, maskInto } from "./mask.ts";
+export { PreparedMessage } from "./prepared.ts";
 export { DEFAULT_MESSAGE_LIMITS, type MessageLimits } from "./message.ts";
 export {
   type DeflateCodec,

@@ -74,6 +74,14 @@ export class OutputQueue {
     this.#bytes += length;
   }
 
+  /** Queues `bytes` as a chunk of their own, never copied or modified. */
+  pushChunk(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#closeRun();
+    this.#chunks.push(bytes);
+    this.#bytes += bytes.length;
+  }
+
   /**
    * Queues one frame. A client's frame (`masked`) gets a fresh key and a
    * masked copy of `payload`; `payload` itself is never modified, and is

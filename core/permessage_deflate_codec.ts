@@ -224,18 +224,52 @@ export class PerMessageDeflate implements Extension {
     payload: Uint8Array,
     _opcode: number,
   ): { payload: Uint8Array; rsv: number } {
+    const sent = this.#sent;
+    const encoded = this.#compress(payload, sent);
+    if (encoded.rsv !== 0) sent?.push(payload);
+    return encoded;
+  }
+
+  /**
+   * Messages compressed with no history are valid on every connection
+   * that compresses with the same window, level and threshold, context
+   * takeover or not: the peer's inflater only ever looks back as far as
+   * the message itself reaches.
+   */
+  get shareKey(): string {
+    const setup = this.#setup;
+    return setup.sendBits === 0
+      ? "pmd:none"
+      : `pmd:${setup.sendBits}:${setup.level}:${setup.memLevel}:${setup.threshold}`;
+  }
+
+  encodeShared(
+    payload: Uint8Array,
+    _opcode: number,
+  ): { payload: Uint8Array; rsv: number } {
+    return this.#compress(payload, undefined);
+  }
+
+  sentShared(payload: Uint8Array, rsv: number): void {
+    if (rsv !== 0) this.#sent?.push(payload);
+  }
+
+  /** Compresses `payload`, primed with `history` if given. */
+  #compress(
+    payload: Uint8Array,
+    history: History | undefined,
+  ): { payload: Uint8Array; rsv: number } {
     const setup = this.#setup;
     if (setup.sendBits === 0 || payload.length < setup.threshold) {
       return { payload, rsv: 0 };
     }
-    const sent = this.#sent;
     const context = setup.contextBytes ??
       Math.max(MIN_CONTEXT, 4 * payload.length);
     const out = setup.codec.deflate(payload, {
       windowBits: setup.sendBits,
       level: setup.level,
       memLevel: setup.memLevel,
-      dictionary: sent?.tail(context),
+      dictionary: history?.tail(context),
     });
     const n = out.length - 4;
     if (
@@ -246,7 +280,6 @@ export class PerMessageDeflate implements Extension {
     }
     // Not smaller: send it as it is (the peer's window does not change).
     if (n >= payload.length) return { payload, rsv: 0 };
-    sent?.push(payload);
     return { payload: out.subarray(0, n), rsv: RSV1 };
   }
 

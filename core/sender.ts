@@ -20,6 +20,11 @@ import { OutputQueue } from "./output.ts";
  * latest ping is answered (see `#pongLength`).
  */
 const PONGS_IN_ORDER = 32;
+/**
+ * Shared frames up to this size are copied into the output run (a copy
+ * this small costs less than the write of a chunk of its own).
+ */
+const SHARED_COPY_LIMIT = 512;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -80,6 +85,18 @@ export class Sender extends OutputQueue {
   write(opcode: number, payload: Uint8Array, fin = true, rsv = 0): void {
     if (this.#pongLength >= 0) this.#writePendingPong(); // keep the order
     this.frame(opcode, payload, fin, rsv, this.#mask);
+  }
+
+  /**
+   * Queues a whole frame built elsewhere (a published message, the same
+   * bytes for many connections): small ones are copied into the current
+   * run of frames, so a burst still leaves in one write; others are queued
+   * as they are and must not be modified.
+   */
+  writeFrame(frame: Uint8Array): void {
+    if (this.#pongLength >= 0) this.#writePendingPong(); // keep the order
+    if (frame.length <= SHARED_COPY_LIMIT) this.push(frame);
+    else this.pushChunk(frame);
   }
 
   /** Queues the pong answering a ping (or holds it, under a flood). */
